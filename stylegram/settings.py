@@ -1,0 +1,91 @@
+"""User settings for ``stylize``: one typed, keyword-only, validated record (no torch).
+
+The CLI reads its defaults from here, so library and command line never disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+from .errors import InputError
+from .layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, POOLING_MODES, parse_layer_list
+
+OPTIMIZERS = ("lbfgs", "adam")
+DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
+
+
+@dataclass(frozen=True, kw_only=True)
+class StylizeSettings:
+    """Every knob of a stylization. Invalid values raise ``InputError`` on construction."""
+
+    size: int = 512  # long edge of the output, px
+    iterations: int = 300
+    optimizer: str = "lbfgs"
+    lr: Optional[float] = None  # None: 1.0 for L-BFGS, 0.02 for Adam
+    init: str = "content"  # "content", "noise" or an image path
+    seed: int = 0
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    tv_weight: float = 0.0
+    content_layers: tuple[str, ...] = DEFAULT_CONTENT_LAYERS
+    style_layers: tuple[str, ...] = DEFAULT_STYLE_LAYERS
+    style_layer_weights: Optional[tuple[float, ...]] = None  # None: equal
+    style_blend: Optional[tuple[float, ...]] = None  # one per style image; None: equal
+    style_scale: float = 1.0
+    pool: str = "avg"
+    original_colors: bool = False
+    weights: Optional[str] = None  # None: the original VGG19; a torchvision .pth path; "random" (tests)
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "content_layers", parse_layer_list(self.content_layers, option="--content-layers"))
+        object.__setattr__(self, "style_layers", parse_layer_list(self.style_layers, option="--style-layers"))
+        for name in ("style_layer_weights", "style_blend"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, tuple(float(v) for v in value))
+        for ok, message in self._checks():
+            if not ok:
+                raise InputError(message)
+        if self.style_layer_weights is not None:
+            normalized_weights(self.style_layer_weights, len(self.style_layers), "--style-layer-weights")
+
+    def _checks(self) -> list[tuple[bool, str]]:
+        def positive(x: float) -> bool:
+            return x > 0 and math.isfinite(x)
+
+        def non_negative(x: float) -> bool:
+            return x >= 0 and math.isfinite(x)
+
+        return [
+            (self.size > 0, f"--size must be a positive number of pixels, got {self.size}"),
+            (self.iterations > 0, f"--iterations must be positive, got {self.iterations}"),
+            (self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer}"),
+            (self.lr is None or positive(self.lr), f"--lr must be a positive number, got {self.lr}"),
+            (self.pool in POOLING_MODES, f"--pool must be one of {', '.join(POOLING_MODES)}, got {self.pool}"),
+            (non_negative(self.content_weight), f"--content-weight must be >= 0, got {self.content_weight}"),
+            (positive(self.style_weight), f"--style-weight must be positive, got {self.style_weight}"),
+            (non_negative(self.tv_weight), f"--tv-weight must be >= 0, got {self.tv_weight}"),
+            (positive(self.style_scale), f"--style-scale must be positive, got {self.style_scale}"),
+        ]
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+
+    def as_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+
+def normalized_weights(values: Optional[tuple[float, ...]], count: int, option: str) -> list[float]:
+    """``values`` scaled to sum to 1 (equal weights when None), after checking count and sign."""
+    if values is None or len(values) == 0:
+        return [1.0 / count] * count
+    if len(values) != count:
+        raise InputError(f"{option}: expected {count} weights, got {len(values)}")
+    if any(not (v > 0 and math.isfinite(v)) for v in values):
+        raise InputError(f"{option}: weights must be positive numbers, got {', '.join(f'{v:g}' for v in values)}")
+    total = sum(values)
+    return [v / total for v in values]
