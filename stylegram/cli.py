@@ -13,6 +13,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from .errors import InputError, StylegramError
+from .modelinfo import DEFAULT_MODEL_PATH, DEFAULT_OPSET
 from .settings import OPTIMIZERS, StylizeSettings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -85,6 +86,29 @@ def stylize(
         style_blend=_floats(style_blend, "--style-blend"), style_scale=style_scale, pool=pool,
         original_colors=original_colors, weights=weights, device=device)
     run_stylize(content, styles, output, settings, save_every=save_every, quiet=quiet)
+
+
+@app.command()
+def export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the .onnx model.")] = DEFAULT_MODEL_PATH,
+    content_layers: ContentLayersOpt = ",".join(D.content_layers),
+    style_layers: StyleLayersOpt = ",".join(D.style_layers),
+    pool: PoolOpt = D.pool,
+    weights: WeightsOpt = D.weights,
+    gram: Annotated[bool, typer.Option("--gram/--no-gram", help="Add gram_<layer> outputs for style layers.")] = True,
+    fp16: Annotated[bool, typer.Option("--fp16", help="Float16 compute (inputs and outputs stay float32).")] = False,
+    opset: Annotated[int, typer.Option(help="ONNX opset to target.")] = DEFAULT_OPSET,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Export the truncated VGG19 (preprocessing inside, named layer outputs) to one verified ONNX file."""
+    from .export.onnx_export import ExportOptions, export_model, export_summary
+
+    options = ExportOptions(content_layers=_csv(content_layers), style_layers=_csv(style_layers), pool=pool,
+                            weights=weights, gram=gram, fp16=fp16, opset=opset)
+    report = export_model(output, options, force=force)
+    if not quiet:
+        typer.echo("\n".join(export_summary(report)))
 
 
 @app.command()

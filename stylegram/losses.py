@@ -13,18 +13,19 @@ image size and of the weights' input scale):
 
 from __future__ import annotations
 
-import math
-
 import torch
 
+from .modelinfo import GRAM_NORMALIZATION  # noqa: F401  (the description stored in exported models)
+
 EPS = 1e-8
-GRAM_NORMALIZATION = "F·Fᵀ/(C·H·W), features scaled by 1/sqrt(C·H·W) before the product"
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """N x C x H x W features -> N x C x C Gram matrices normalized by C·H·W."""
     n, c, h, w = features.shape
-    flat = features.reshape(n, c, h * w) * (1.0 / math.sqrt(c * h * w))
+    # Three separate factors: in an exported graph h and w are symbolic, and each factor stays
+    # within float16 range where the product C·H·W (e.g. 262,144) would not.
+    flat = features.reshape(n, c, h * w) * (c**-0.5 * h**-0.5 * w**-0.5)
     return flat @ flat.transpose(1, 2)
 
 

@@ -24,13 +24,14 @@ class Preprocess(nn.Module):
         std = torch.tensor(preprocessing.std)
         gain = preprocessing.scale / std
         offset = torch.tensor(preprocessing.mean) / std
-        self.channel_order = tuple(preprocessing.channel_order)
+        self.reorder = tuple(preprocessing.channel_order) != (0, 1, 2)
+        self.register_buffer("order", torch.tensor(preprocessing.channel_order), persistent=False)
         self.register_buffer("gain", gain.view(1, 3, 1, 1), persistent=False)
         self.register_buffer("offset", offset.view(1, 3, 1, 1), persistent=False)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        if self.channel_order != (0, 1, 2):
-            image = image[:, list(self.channel_order)]
+        if self.reorder:
+            image = image.index_select(1, self.order)
         return image * self.gain - self.offset
 
 

@@ -45,7 +45,7 @@ def run_stylize(content: Path, styles: Sequence[Path], output: Path, settings: S
             result = stylize(content, styles, settings, callback=on_progress)
     except OptimizationDiverged as exc:
         save_image(exc.result.image, output, recipe=exc.result.recipe)
-        raise type(exc)(f"{exc} -> {output}", exc.result) from None
+        raise type(exc)(f"{exc}, saved as {output}", exc.result) from None
     save_image(result.image, output, recipe=result.recipe)
     if not quiet:
         print(f"wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}, {result.iterations} iterations "
@@ -61,17 +61,21 @@ class ProgressDisplay:
         self._task = None
 
     def __enter__(self) -> "ProgressDisplay":
-        if self.enabled:
+        return self
+
+    def _start(self) -> None:
+        """Show the bar at the first iteration, so load errors are not preceded by an empty bar."""
+        if self.enabled and self._bar is None:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self._bar = Progress(TextColumn("stylize"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                                  TextColumn("{task.description}"), console=Console(stderr=True), transient=False)
             self._bar.__enter__()
-            self._task = self._bar.add_task("loading", total=self.total)
-        return self
+            self._task = self._bar.add_task("", total=self.total)
 
     def update(self, progress) -> None:
+        self._start()
         if self._bar is not None:
             text = (f"loss {progress.loss:.4g} (content {progress.content:.3g}, style {progress.style:.3g}, "
                     f"tv {progress.tv:.3g}) {progress.elapsed / progress.iteration:.2f} s/it")

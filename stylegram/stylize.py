@@ -160,8 +160,8 @@ def optimize(objective: Objective, image: torch.Tensor, *, optimizer: str, lr: f
 def _diverged(iteration: int, good: torch.Tensor, terms: dict[str, float]) -> OptimizationDiverged:
     partial = Result(to_array(good), {}, iteration - 1, 0.0, dict(terms))
     return OptimizationDiverged(
-        f"the loss became {terms.get('loss')} at iteration {iteration}; stopped and kept the image of "
-        f"iteration {iteration - 1} (try a lower --lr or another --optimizer)", partial)
+        f"the loss became {terms.get('loss')} at iteration {iteration} (try a lower --lr or another "
+        f"--optimizer); stopped and kept the image of iteration {iteration - 1}", partial)
 
 
 def _initial_image(init: str, content: np.ndarray, seed: int, device: torch.device) -> torch.Tensor:

@@ -1,0 +1,1 @@
+"""Export the VGG19 feature model to ONNX (needs torch, onnx, onnxscript)."""

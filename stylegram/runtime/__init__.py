@@ -1,0 +1,1 @@
+"""ONNX Runtime side: sessions, targets and the style Gram cache. Imports no torch."""

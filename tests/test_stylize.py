@@ -1,0 +1,102 @@
+"""Stylization with the real weights on tiny images."""
+
+import numpy as np
+import pytest
+import torch
+
+from stylegram.errors import InputError
+from stylegram.images import load_image
+from stylegram.settings import StylizeSettings
+from stylegram.stylize import OptimizationDiverged, Objective, compute_targets, stylize, to_tensor
+from stylegram.model import VGG19Features
+
+from .conftest import CONTENT, STYLE
+
+
+def _losses_of(image: np.ndarray, settings: StylizeSettings, weights) -> dict[str, float]:
+    """Score an image with the objective of ``settings`` (independently of the optimizer)."""
+    model = VGG19Features(weights, (*settings.content_layers, *settings.style_layers), pool=settings.pool)
+    content = load_image(CONTENT, long_edge=settings.size)
+    style = load_image(STYLE, long_edge=settings.size)
+    targets = compute_targets(model, to_tensor(content, "cpu"), [to_tensor(style, "cpu")], [1.0],
+                              settings.content_layers, settings.style_layers)
+    layer_weights = {n: 1 / len(settings.style_layers) for n in settings.style_layers}
+    objective = Objective(model, targets, content_weight=1.0, style_weight=1.0, tv_weight=0.0,
+                          style_layer_weights=layer_weights)
+    with torch.no_grad():
+        return {k: float(v) for k, v in objective(to_tensor(image, "cpu")).items()}
+
+
+def test_style_loss_falls_tenfold_and_content_is_kept(original_weights):
+    settings = StylizeSettings(size=64, iterations=80)
+    seen = []
+    result = stylize(CONTENT, [STYLE], settings, callback=seen.append)
+    assert [p.iteration for p in seen] == list(range(1, 81))
+    content = load_image(CONTENT, long_edge=64)
+    before = _losses_of(content, settings, original_weights)
+    after = _losses_of(result.image, settings, original_weights)
+    noise = np.random.default_rng(0).uniform(0, 1, content.shape).astype(np.float32)
+    at_noise = _losses_of(noise, settings, original_weights)
+    assert after["style"] * 10 <= before["style"], (before, after)
+    assert after["content"] < 0.6 * at_noise["content"], (after, at_noise)
+    # and the layout is the photo's: luminance correlates with the content, not with the painting
+    luma = lambda a: (a @ np.array([0.299, 0.587, 0.114], np.float32)).ravel()  # noqa: E731
+    painting = load_image(STYLE, size=(content.shape[1], content.shape[0]))
+    kept = np.corrcoef(luma(result.image), luma(content))[0, 1]
+    assert kept > 0.6 and kept > np.corrcoef(luma(painting), luma(content))[0, 1] + 0.2, kept
+    assert result.image.shape == content.shape and 0 <= result.image.min() and result.image.max() <= 1
+    assert result.recipe["weights"]["sha256"] == original_weights.sha256
+    assert result.recipe["settings"]["iterations"] == 80
+
+
+def test_same_seed_same_image():
+    settings = StylizeSettings(size=32, iterations=5, init="noise", seed=3)
+    a = stylize(CONTENT, [STYLE], settings).image
+    b = stylize(CONTENT, [STYLE], settings).image
+    c = stylize(CONTENT, [STYLE], StylizeSettings(size=32, iterations=5, init="noise", seed=4)).image
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_adam_blend_and_original_colors(tmp_path):
+    settings = StylizeSettings(size=48, iterations=15, optimizer="adam", style_blend=(3, 1), original_colors=True,
+                               tv_weight=1.0, style_scale=1.5)
+    result = stylize(CONTENT, [STYLE, CONTENT], settings)
+    assert result.recipe["settings"]["style_blend"] == [0.75, 0.25]
+    assert result.recipe["settings"]["lr"] == 0.02
+    content = load_image(CONTENT, long_edge=48)
+    # original colours: the chroma (I, Q of YIQ) of the result is the content's
+    from stylegram.color import to_yiq
+    chroma_error = np.abs(to_yiq(result.image)[..., 1:] - to_yiq(content)[..., 1:])
+    assert chroma_error.mean() < 0.005 and np.median(chroma_error) < 1e-3  # only clipping at 0/1 moves it
+
+
+def test_init_from_image(tmp_path):
+    result = stylize(CONTENT, [STYLE], StylizeSettings(size=32, iterations=2, init=str(STYLE)))
+    assert result.image.shape[:2] == load_image(CONTENT, long_edge=32).shape[:2]
+
+
+def test_nan_stops_and_keeps_last_good_image():
+    with pytest.raises(OptimizationDiverged, match="became nan at iteration 2") as info:
+        stylize(CONTENT, [STYLE], StylizeSettings(size=32, iterations=10, lr=1e38))
+    assert info.value.result.iterations == 1
+    assert np.isfinite(info.value.result.image).all()
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"size": 0}, "--size must be a positive"), ({"iterations": -1}, "--iterations must be positive"),
+    ({"style_weight": 0}, "--style-weight must be positive"), ({"content_weight": -1}, "--content-weight"),
+    ({"tv_weight": float("nan")}, "--tv-weight"), ({"lr": 0}, "--lr"), ({"optimizer": "sgd"}, "--optimizer"),
+    ({"pool": "min"}, "--pool"), ({"style_layers": ("relu6_1",)}, "unknown layer relu6_1"),
+    ({"style_layer_weights": (1, 2)}, "expected 5 weights"), ({"style_scale": -2}, "--style-scale"),
+])
+def test_invalid_settings(kwargs, match):
+    with pytest.raises(InputError, match=match):
+        StylizeSettings(**kwargs)
+
+
+def test_blend_must_match_styles():
+    with pytest.raises(InputError, match="--style-blend: expected 2 weights"):
+        stylize(CONTENT, [STYLE, STYLE], StylizeSettings(size=32, iterations=1, style_blend=(1, 2, 3)))
+    with pytest.raises(InputError, match="--style-blend: weights must be positive"):
+        stylize(CONTENT, [STYLE, STYLE], StylizeSettings(size=32, iterations=1, style_blend=(1, 0)))
