@@ -44,6 +44,9 @@ ContentLayersOpt = Annotated[str, typer.Option(
 StyleLayersOpt = Annotated[str, typer.Option("--style-layers", help="Comma-separated style layers.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="Torch device: cpu or cuda.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+ModelOpt = Annotated[Optional[Path], typer.Option(
+    "--model", help="Exported .onnx feature model (default: exported once into the cache folder).")]
+SizeListOpt = Annotated[str, typer.Option("--size", help="Long edge(s) of the stylization, comma-separated.")]
 
 
 @app.command()
@@ -73,6 +76,10 @@ def stylize(
     save_every: Annotated[int, typer.Option(help="Save an intermediate image every N iterations (0: never).")] = 0,
     weights: WeightsOpt = D.weights,
     device: DeviceOpt = D.device,
+    targets: Annotated[str, typer.Option(
+        help="Who computes the fixed targets: ort (ONNX Runtime), torch, or auto (ort when installed).")] = D.targets,
+    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse and store style Grams in the cache.")] = D.cache,
+    model: ModelOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Stylize CONTENT with the style of STYLE images and write the result to --output."""
@@ -84,7 +91,8 @@ def stylize(
         content_layers=_csv(content_layers), style_layers=_csv(style_layers),
         style_layer_weights=_floats(style_layer_weights, "--style-layer-weights"),
         style_blend=_floats(style_blend, "--style-blend"), style_scale=style_scale, pool=pool,
-        original_colors=original_colors, weights=weights, device=device)
+        original_colors=original_colors, weights=weights, device=device, targets=targets, cache=cache,
+        model=str(model) if model else None)
     run_stylize(content, styles, output, settings, save_every=save_every, quiet=quiet)
 
 
@@ -139,6 +147,9 @@ def doctor() -> None:
 
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: run the app and map errors to exit codes with one line on stderr."""
+    from . import cache_cli  # noqa: F401  (registers the `cache` commands)
+
+    _log_warnings_as_lines()
     try:
         app(args=argv, standalone_mode=False, prog_name="stylegram")
     except typer.Exit as exc:
@@ -154,6 +165,18 @@ def main(argv: Optional[list[str]] = None) -> None:
         _fail(str(exc), 2)
     except StylegramError as exc:
         _fail(str(exc), 1)
+
+
+def _log_warnings_as_lines() -> None:
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("stylegram: warning: %(message)s"))
+    logger = logging.getLogger("stylegram")
+    if not logger.handlers:
+        logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
 
 
 def _fail(message: str, code: int) -> None:

@@ -48,6 +48,8 @@ def run_stylize(content: Path, styles: Sequence[Path], output: Path, settings: S
         raise type(exc)(f"{exc}, saved as {output}", exc.result) from None
     save_image(result.image, output, recipe=result.recipe)
     if not quiet:
+        print(f"style targets: {result.targets_engine}, cache {', '.join(result.style_cache)}; "
+              f"start-up {result.startup_seconds:.1f} s", file=sys.stderr)
         print(f"wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}, {result.iterations} iterations "
               f"in {result.seconds:.1f} s, loss {result.losses['loss']:.4g})", file=sys.stderr)
 

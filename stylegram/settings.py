@@ -14,6 +14,7 @@ from .layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, POOLING_MODES,
 
 OPTIMIZERS = ("lbfgs", "adam")
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
+TARGET_ENGINES = ("auto", "ort", "torch")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +39,9 @@ class StylizeSettings:
     original_colors: bool = False
     weights: Optional[str] = None  # None: the original VGG19; a torchvision .pth path; "random" (tests)
     device: str = "cpu"
+    targets: str = "auto"  # who computes the fixed targets: "ort", "torch", or "auto" (ort when installed)
+    cache: bool = True  # keep/reuse style Grams in the cache (home()/grams)
+    model: Optional[str] = None  # exported .onnx for ORT targets; None: exported once into home()/models
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "content_layers", parse_layer_list(self.content_layers, option="--content-layers"))
@@ -69,6 +73,7 @@ class StylizeSettings:
             (positive(self.style_weight), f"--style-weight must be positive, got {self.style_weight}"),
             (non_negative(self.tv_weight), f"--tv-weight must be >= 0, got {self.tv_weight}"),
             (positive(self.style_scale), f"--style-scale must be positive, got {self.style_scale}"),
+            (self.targets in TARGET_ENGINES, f"--targets must be one of {', '.join(TARGET_ENGINES)}, got {self.targets}"),
         ]
 
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -24,6 +24,7 @@ from .layers import min_image_side
 from .losses import content_loss, gram_matrix, style_loss, tv_loss
 from .model import VGG19Features
 from .settings import StylizeSettings, normalized_weights
+from .targets import Targets, compute_targets
 from .weights import load_weights
 
 
@@ -41,22 +42,16 @@ class Progress:
     image: torch.Tensor
 
 
-@dataclass
-class Targets:
-    """Fixed targets: content features and (blended) style Gram matrices, by layer name."""
-
-    content: dict[str, torch.Tensor]
-    style: dict[str, torch.Tensor]
-    style_source: str = "torch"
-
-
 @dataclass(frozen=True)
 class Result:
     image: np.ndarray  # H x W x 3 RGB float32 in [0, 1]
     recipe: dict
     iterations: int
-    seconds: float
+    seconds: float  # optimization only
     losses: dict[str, float]
+    startup_seconds: float = 0.0  # from the call until the first iteration could start
+    targets_engine: str = ""
+    style_cache: tuple[str, ...] = ()  # "hit" / "miss" / "off" per style image
 
 
 class OptimizationDiverged(OptimizationError):
@@ -104,20 +99,6 @@ def resolve_device(name: str) -> torch.device:
             raise InputError(f"--device {name}: CUDA is not available here (torch {torch.__version__}); use --device cpu")
         return torch.device(name)
     raise InputError(f"--device {name}: unknown device; use cpu or cuda")
-
-
-@torch.no_grad()
-def compute_targets(model: VGG19Features, content: torch.Tensor, styles: Sequence[torch.Tensor],
-                    blend: Sequence[float], content_layers: Sequence[str], style_layers: Sequence[str]) -> Targets:
-    """Content features of ``content`` and the ``blend``-weighted style Grams of ``styles``."""
-    content_features = model(content)
-    style_grams: dict[str, torch.Tensor] = {}
-    for style, weight in zip(styles, blend):
-        features = model(style)
-        for name in style_layers:
-            gram = gram_matrix(features[name]) * weight
-            style_grams[name] = style_grams[name] + gram if name in style_grams else gram
-    return Targets({n: content_features[n] for n in content_layers}, style_grams)
 
 
 def make_optimizer(kind: str, image: torch.Tensor, lr: float) -> torch.optim.Optimizer:
@@ -179,6 +160,7 @@ def stylize(content: str | Path, styles: Sequence[str | Path], settings: Stylize
             callback: Callable[[Progress], None] | None = None) -> Result:
     """Render ``content`` in the style of ``styles`` (see ``StylizeSettings`` for every knob)."""
     s = settings or StylizeSettings()
+    called = time.perf_counter()
     if not styles:
         raise InputError("give at least one style image")
     blend = normalized_weights(s.style_blend, len(styles), "--style-blend")
@@ -188,24 +170,25 @@ def stylize(content: str | Path, styles: Sequence[str | Path], settings: Stylize
     content_rgb, work_rgb, style_rgbs = load_inputs(content, styles, s)
     vgg = load_weights(s.weights)
     model = VGG19Features(vgg, (*s.content_layers, *s.style_layers), pool=s.pool).to(device)
-    targets = compute_targets(model, to_tensor(work_rgb, device), [to_tensor(x, device) for x in style_rgbs],
-                              blend, s.content_layers, s.style_layers)
+    targets = compute_targets(s, vgg, model, work_rgb, [Path(p) for p in styles], style_rgbs, blend, device)
     objective = Objective(model, targets, content_weight=s.content_weight, style_weight=s.style_weight,
                           tv_weight=s.tv_weight, style_layer_weights=layer_weights)
     torch.manual_seed(s.seed)
     image = _initial_image(s.init, work_rgb, s.seed, device)
     recipe = build_recipe(s, blend, content, styles, vgg.name, vgg.sha256)
     started = time.perf_counter()
+    extra = {"startup_seconds": started - called, "targets_engine": targets.engine,
+             "style_cache": tuple(targets.style_cache)}
     try:
         final, terms, done = optimize(objective, image, optimizer=s.optimizer, lr=s.learning_rate,
                                       iterations=s.iterations, callback=callback)
     except OptimizationDiverged as exc:
         partial = exc.result
         exc.result = _finish(partial.image, content_rgb, s.original_colors, recipe, partial.iterations,
-                             time.perf_counter() - started, partial.losses)
+                             time.perf_counter() - started, partial.losses, extra)
         raise
     return _finish(to_array(final), content_rgb, s.original_colors, recipe, done,
-                   time.perf_counter() - started, terms)
+                   time.perf_counter() - started, terms, extra)
 
 
 def load_inputs(content: str | Path, styles: Sequence[str | Path],
@@ -222,10 +205,10 @@ def load_inputs(content: str | Path, styles: Sequence[str | Path],
 
 
 def _finish(image: np.ndarray, content_rgb: np.ndarray, original_colors: bool, recipe: dict,
-            iterations: int, seconds: float, losses: dict[str, float]) -> Result:
+            iterations: int, seconds: float, losses: dict[str, float], extra: dict) -> Result:
     if original_colors:
         image = color.recolor(image, content_rgb)
-    return Result(image, recipe, iterations, seconds, losses)
+    return Result(image, recipe, iterations, seconds, losses, **extra)
 
 
 def build_recipe(s: StylizeSettings, blend: Sequence[float], content: str | Path, styles: Sequence[str | Path],

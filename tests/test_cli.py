@@ -151,3 +151,22 @@ def test_layers_and_doctor(capsys):
     code, out, _ = run_cli(["doctor"], capsys)
     assert code == 0
     assert "sha256 verified" in out and "CPUExecutionProvider" in out
+
+
+def test_stylize_reports_cache_hit_and_bad_models(tmp_path, capsys, private_home):
+    args = ["stylize", CONTENT, STYLE, "-o", tmp_path / "a.png", "--size", "32", "--iterations", "1"]
+    assert run_cli(args, capsys)[0] == 0
+    code, _, err = run_cli(args, capsys)
+    assert code == 0 and "style targets: ort, cache hit" in err
+    code, _, err = run_cli([*args, "--no-cache", "--targets", "torch"], capsys)
+    assert code == 0 and "style targets: torch, cache off" in err
+    not_onnx = tmp_path / "m.onnx"
+    not_onnx.write_text("nope")
+    for model, fragment in ((tmp_path / "none.onnx", "file not found"), (not_onnx, "cannot load it")):
+        code, _, err = run_cli(stylize_args(CONTENT, STYLE, tmp_path / "b.png", "--model", model), capsys)
+        _assert_one_line_error(code, err, 2, str(model), fragment)
+    code, _, err = run_cli(["export", "-o", tmp_path / "other.onnx", "--style-layers", "relu1_1", "-q"], capsys)
+    assert code == 0, err
+    code, _, err = run_cli(stylize_args(CONTENT, STYLE, tmp_path / "b.png", "--model", tmp_path / "other.onnx"), capsys)
+    _assert_one_line_error(code, err, 2, "built for other settings", "style layers")
+    assert not (tmp_path / "b.png").exists()

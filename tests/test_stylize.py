@@ -7,7 +7,8 @@ import torch
 from stylegram.errors import InputError
 from stylegram.images import load_image
 from stylegram.settings import StylizeSettings
-from stylegram.stylize import OptimizationDiverged, Objective, compute_targets, stylize, to_tensor
+from stylegram.stylize import OptimizationDiverged, Objective, stylize, to_tensor
+from stylegram.targets import Targets, torch_grams
 from stylegram.model import VGG19Features
 
 from .conftest import CONTENT, STYLE
@@ -18,8 +19,11 @@ def _losses_of(image: np.ndarray, settings: StylizeSettings, weights) -> dict[st
     model = VGG19Features(weights, (*settings.content_layers, *settings.style_layers), pool=settings.pool)
     content = load_image(CONTENT, long_edge=settings.size)
     style = load_image(STYLE, long_edge=settings.size)
-    targets = compute_targets(model, to_tensor(content, "cpu"), [to_tensor(style, "cpu")], [1.0],
-                              settings.content_layers, settings.style_layers)
+    with torch.no_grad():
+        content_features = model(to_tensor(content, "cpu"))
+    grams = torch_grams(model, to_tensor(style, "cpu"), settings.style_layers)
+    targets = Targets({n: content_features[n] for n in settings.content_layers},
+                      {n: torch.from_numpy(g)[None] for n, g in grams.items()})
     layer_weights = {n: 1 / len(settings.style_layers) for n in settings.style_layers}
     objective = Objective(model, targets, content_weight=1.0, style_weight=1.0, tv_weight=0.0,
                           style_layer_weights=layer_weights)
@@ -100,3 +104,20 @@ def test_blend_must_match_styles():
         stylize(CONTENT, [STYLE, STYLE], StylizeSettings(size=32, iterations=1, style_blend=(1, 2, 3)))
     with pytest.raises(InputError, match="--style-blend: weights must be positive"):
         stylize(CONTENT, [STYLE, STYLE], StylizeSettings(size=32, iterations=1, style_blend=(1, 0)))
+
+
+def test_ort_targets_give_the_same_result_as_torch_targets(private_home):
+    # Adam: a smooth path, so equal targets must give (numerically) the same image. L-BFGS's
+    # first steps amplify 1e-7 differences, so for it the final losses are compared instead.
+    common = dict(size=48, iterations=10, seed=1, optimizer="adam", lr=0.05)
+    by_torch = stylize(CONTENT, [STYLE], StylizeSettings(targets="torch", cache=False, **common))
+    by_ort = stylize(CONTENT, [STYLE], StylizeSettings(targets="ort", cache=False, **common))
+    assert (by_torch.targets_engine, by_ort.targets_engine) == ("torch", "ort")
+    assert by_ort.style_cache == ("off",)
+    np.testing.assert_allclose(by_ort.image, by_torch.image, atol=1e-4)
+    lbfgs = [stylize(CONTENT, [STYLE], StylizeSettings(size=48, iterations=40, targets=t, cache=False)).losses["loss"]
+             for t in ("torch", "ort")]
+    assert abs(lbfgs[0] - lbfgs[1]) <= 0.1 * lbfgs[0], lbfgs
+    cached = [stylize(CONTENT, [STYLE], StylizeSettings(targets=t, **common)) for t in ("ort", "torch", "ort")]
+    assert [r.style_cache for r in cached] == [("miss",), ("hit",), ("hit",)]  # one cache for both engines
+    np.testing.assert_allclose(cached[1].image, by_torch.image, atol=1e-4)

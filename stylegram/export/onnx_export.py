@@ -72,7 +72,7 @@ def export_model(output: str | Path = DEFAULT_MODEL_PATH, options: ExportOptions
     started = time.perf_counter()
     weights = load_weights(options.weights)
     module = FeatureGraph(weights, options.content_layers, options.style_layers, pool=options.pool, gram=options.gram)
-    info = _model_info(options, weights)
+    info = model_info(options, weights)
     proto = _export_proto(module, options.opset, min_image_side(module.feature_names))
     if options.fp16:
         proto = _to_fp16(proto)
@@ -94,7 +94,8 @@ def _check_output(output: Path, force: bool) -> None:
         raise InputError(f"--output {output}: file exists; pass --force to replace it")
 
 
-def _model_info(options: ExportOptions, weights) -> ModelInfo:
+def model_info(options: ExportOptions, weights) -> ModelInfo:
+    """The metadata an export with ``options`` and ``weights`` carries (also used for cache keys)."""
     from .. import __version__
 
     return ModelInfo(

@@ -1,0 +1,91 @@
+"""Fixed targets from an exported model: content features and (cached) style Grams. No torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import ModelFileError
+from ..fileio import sha256_file
+from ..images import load_image
+from ..layers import min_image_side
+from ..modelinfo import ModelInfo, gram_output
+from .cache import CacheKey, GramCache
+from .sessions import FeatureSession
+
+
+@dataclass(frozen=True)
+class StyleTargets:
+    grams: dict[str, np.ndarray]  # layer -> C x C
+    cache_hit: bool
+
+
+def check_model_matches(info: ModelInfo, path: Path, *, content_layers: Sequence[str], style_layers: Sequence[str],
+                        pool: str, weights_sha256: str | None = None) -> None:
+    """Refuse a model built for other layers, pooling or weights than the caller's."""
+    problems = []
+    if not set(content_layers) <= set(info.content_layers) | set(info.style_layers):
+        problems.append(f"content layers {','.join(content_layers)} not in model ({','.join(info.content_layers)})")
+    if tuple(style_layers) != tuple(info.style_layers):
+        problems.append(f"style layers {','.join(style_layers)} differ from the model's {','.join(info.style_layers)}")
+    if pool != info.pooling:
+        problems.append(f"pooling {pool} differs from the model's {info.pooling}")
+    if weights_sha256 is not None and weights_sha256 != info.weights_sha256:
+        problems.append(f"weights {weights_sha256[:12]}… differ from the model's {info.weights_sha256[:12]}…")
+    if problems:
+        raise ModelFileError(f"model {path}: built for other settings: {'; '.join(problems)}")
+
+
+def numpy_gram(features: np.ndarray) -> np.ndarray:
+    """Gram matrix with the loss's normalization, for models exported without gram outputs."""
+    n, c, h, w = features.shape
+    flat = features.reshape(n, c, h * w).astype(np.float32) * np.float32(c**-0.5 * h**-0.5 * w**-0.5)
+    return flat @ flat.transpose(0, 2, 1)
+
+
+def to_batch(rgb: np.ndarray) -> np.ndarray:
+    """H x W x 3 image -> 1 x 3 x H x W float32."""
+    return np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32)
+
+
+def image_grams(fs: FeatureSession, rgb: np.ndarray) -> dict[str, np.ndarray]:
+    """Style Grams (C x C) of one H x W x 3 image, asking the session only for what is needed."""
+    layers = fs.info.style_layers
+    if fs.info.gram:
+        out = fs.run(to_batch(rgb), [gram_output(n) for n in layers])
+        return {n: out[gram_output(n)][0] for n in layers}
+    out = fs.run(to_batch(rgb), list(layers))
+    return {n: numpy_gram(out[n])[0] for n in layers}
+
+
+def content_features(fs: FeatureSession, rgb: np.ndarray, layers: Sequence[str]) -> dict[str, np.ndarray]:
+    """Content features (1 x C x h x w) of one H x W x 3 image."""
+    return fs.run(to_batch(rgb), list(layers))
+
+
+def style_cache_key(image_path: Path, size: int, style_scale: float, info: ModelInfo) -> CacheKey:
+    return CacheKey(sha256_file(image_path), size, float(style_scale), info.fingerprint())
+
+
+def style_targets(fs: FeatureSession, image_path: str | Path, *, size: int, style_scale: float = 1.0,
+                  cache: GramCache | None = None, rgb: np.ndarray | None = None) -> StyleTargets:
+    """Grams of a style image resized so its long edge is ``size * style_scale``, through the cache.
+
+    ``rgb`` may pass the already loaded and resized image; it is only used on a cache miss.
+    """
+    image_path = Path(image_path)
+    key = style_cache_key(image_path, size, style_scale, fs.info) if cache is not None else None
+    if cache is not None:
+        hit = cache.get(key, fs.info.style_layers)
+        if hit is not None:
+            return StyleTargets(hit, True)
+    if rgb is None:
+        rgb = load_image(image_path, long_edge=max(1, round(size * style_scale)),
+                         min_side=min_image_side(fs.info.style_layers), what="style image")
+    grams = image_grams(fs, rgb)
+    if cache is not None:
+        cache.put(key, grams, image_name=image_path.name)
+    return StyleTargets(grams, False)
