@@ -76,6 +76,8 @@ def stylize(
     save_every: Annotated[int, typer.Option(help="Save an intermediate image every N iterations (0: never).")] = 0,
     weights: WeightsOpt = D.weights,
     device: DeviceOpt = D.device,
+    precision: Annotated[str, typer.Option(
+        help="fp32, or bf16: bfloat16 autocast for the VGG passes (about 2x faster on CPUs with AMX).")] = D.precision,
     targets: Annotated[str, typer.Option(
         help="Who computes the fixed targets: ort (ONNX Runtime), torch, or auto (ort when installed).")] = D.targets,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse and store style Grams in the cache.")] = D.cache,
@@ -91,7 +93,7 @@ def stylize(
         content_layers=_csv(content_layers), style_layers=_csv(style_layers),
         style_layer_weights=_floats(style_layer_weights, "--style-layer-weights"),
         style_blend=_floats(style_blend, "--style-blend"), style_scale=style_scale, pool=pool,
-        original_colors=original_colors, weights=weights, device=device, targets=targets, cache=cache,
+        original_colors=original_colors, weights=weights, device=device, precision=precision, targets=targets, cache=cache,
         model=str(model) if model else None)
     run_stylize(content, styles, output, settings, save_every=save_every, quiet=quiet)
 

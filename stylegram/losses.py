@@ -2,9 +2,11 @@
 
 Normalizations (chosen so that layers and terms are comparable and independent of
 image size and of the weights' input scale):
-- Gram matrix: ``G = F Fᵀ / (C·H·W)`` for features F of shape C x (H·W). The features
-  are scaled by ``1/sqrt(C·H·W)`` *before* the product so no intermediate exceeds
-  the final values (this is what keeps the float16 ONNX graph finite).
+- Gram matrix: ``G = F Fᵀ / (C·H·W)`` for features F of shape C x (H·W). With
+  ``prescale=True`` (what the exported graph uses) the features are scaled by
+  ``1/sqrt(C)·1/sqrt(H)·1/sqrt(W)`` *before* the product, so no intermediate exceeds the
+  final values and a float16 graph stays finite; in float32 the loss scales the small C x C
+  product instead, which saves a pass over the large feature maps. Same normalization.
 - content loss: mean squared error divided by the target's mean square;
 - style loss per layer: squared Frobenius error of the Grams divided by the target
   Gram's squared norm;
@@ -20,13 +22,16 @@ from .modelinfo import GRAM_NORMALIZATION  # noqa: F401  (the description stored
 EPS = 1e-8
 
 
-def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+def gram_matrix(features: torch.Tensor, *, prescale: bool = False) -> torch.Tensor:
     """N x C x H x W features -> N x C x C Gram matrices normalized by C·H·W."""
     n, c, h, w = features.shape
-    # Three separate factors: in an exported graph h and w are symbolic, and each factor stays
-    # within float16 range where the product C·H·W (e.g. 262,144) would not.
-    flat = features.reshape(n, c, h * w) * (c**-0.5 * h**-0.5 * w**-0.5)
-    return flat @ flat.transpose(1, 2)
+    flat = features.reshape(n, c, h * w)
+    if prescale:
+        # Three separate factors: in an exported graph h and w are symbolic, and each factor
+        # stays within float16 range where the product C·H·W (e.g. 262,144) would not.
+        flat = flat * (c**-0.5 * h**-0.5 * w**-0.5)
+        return flat @ flat.transpose(1, 2)
+    return (flat @ flat.transpose(1, 2)) * (1.0 / (c * h * w))
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ from .layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, POOLING_MODES,
 OPTIMIZERS = ("lbfgs", "adam")
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
 TARGET_ENGINES = ("auto", "ort", "torch")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +40,7 @@ class StylizeSettings:
     original_colors: bool = False
     weights: Optional[str] = None  # None: the original VGG19; a torchvision .pth path; "random" (tests)
     device: str = "cpu"
+    precision: str = "fp32"  # "bf16": model forward/backward under bfloat16 autocast (fast on AMX CPUs, GPUs)
     targets: str = "auto"  # who computes the fixed targets: "ort", "torch", or "auto" (ort when installed)
     cache: bool = True  # keep/reuse style Grams in the cache (home()/grams)
     model: Optional[str] = None  # exported .onnx for ORT targets; None: exported once into home()/models
@@ -73,6 +75,7 @@ class StylizeSettings:
             (positive(self.style_weight), f"--style-weight must be positive, got {self.style_weight}"),
             (non_negative(self.tv_weight), f"--tv-weight must be >= 0, got {self.tv_weight}"),
             (positive(self.style_scale), f"--style-scale must be positive, got {self.style_scale}"),
+            (self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision}"),
             (self.targets in TARGET_ENGINES, f"--targets must be one of {', '.join(TARGET_ENGINES)}, got {self.targets}"),
         ]
 

@@ -32,3 +32,8 @@ def test_tv_loss():
     stripes = flat.clone()
     stripes[..., ::2] = 0.0
     assert tv_loss(stripes) > 0.2
+
+
+def test_prescaled_gram_is_the_same_normalization():
+    features = torch.rand(1, 64, 32, 24) * 300
+    torch.testing.assert_close(gram_matrix(features, prescale=True), gram_matrix(features), rtol=1e-5, atol=0)

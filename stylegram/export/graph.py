@@ -28,5 +28,5 @@ class FeatureGraph(torch.nn.Module):
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
         found = self.features(image)
-        # The same gram_matrix as the loss, so the graph's normalization is the loss's by construction.
-        return (*found.values(), *(gram_matrix(found[name]) for name in self.gram_layers))
+        # The loss's own gram_matrix (same normalization), in its float16-safe form.
+        return (*found.values(), *(gram_matrix(found[name], prescale=True) for name in self.gram_layers))

@@ -1,0 +1,1 @@
+"""`stylegram bench`: provider and stylize-loop benchmarks (kept apart from the library proper)."""
