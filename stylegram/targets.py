@@ -47,18 +47,20 @@ def choose_engine(choice: str) -> str:
     return choice
 
 
-def export_options(s: StylizeSettings) -> ExportOptions:
-    return ExportOptions(content_layers=s.content_layers, style_layers=s.style_layers, pool=s.pool, weights=s.weights)
+def export_options(s: StylizeSettings, *, fp16: bool = False) -> ExportOptions:
+    return ExportOptions(content_layers=s.content_layers, style_layers=s.style_layers, pool=s.pool, weights=s.weights,
+                         fp16=fp16)
 
 
-def managed_model(s: StylizeSettings, weights: Weights) -> Path:
+def managed_model(s: StylizeSettings, weights: Weights, *, fp16: bool = False) -> Path:
     """The exported model for these settings in ``home()/models``, exported once when missing."""
-    options = export_options(s)
+    options = export_options(s, fp16=fp16)
     from . import __version__
 
-    tag = json.dumps({"v": __version__, "sha": weights.sha256, "c": options.content_layers,
-                      "s": options.style_layers, "p": options.pool, "o": options.opset}, sort_keys=True)
-    path = home() / "models" / f"vgg19-{s.pool}-{hashlib.sha256(tag.encode()).hexdigest()[:16]}.onnx"
+    tag = json.dumps({"v": __version__, "sha": weights.sha256, "c": options.content_layers, "s": options.style_layers,
+                      "p": options.pool, "o": options.opset, "fp16": fp16}, sort_keys=True)
+    name = f"vgg19-{s.pool}{'-fp16' if fp16 else ''}-{hashlib.sha256(tag.encode()).hexdigest()[:16]}.onnx"
+    path = home() / "models" / name
     if not path.is_file():
         log.info("exporting the feature model for these settings to %s (once)", path)
         path.parent.mkdir(parents=True, exist_ok=True)
