@@ -23,7 +23,8 @@ CONTENT, STYLE = ROOT / "examples/tubingen.jpg", ROOT / "examples/starry_night.j
 
 def stylegram_stepper(size: int):
     from stylegram.settings import StylizeSettings
-    from stylegram.stylize import make_optimizer, prepare
+    from stylegram.loop import make_optimizer
+    from stylegram.stylize import prepare
 
     run = prepare(CONTENT, [STYLE], StylizeSettings(size=size, targets="torch", cache=False))
     opt = make_optimizer("lbfgs", run.image, 1.0)

@@ -12,7 +12,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from .errors import InputError, StylegramError
+from .errors import InputError, Interrupted, StylegramError
 from .fileio import check_writable_target
 from .modelinfo import DEFAULT_MODEL_PATH, DEFAULT_OPSET
 from .settings import OPTIMIZERS, StylizeSettings
@@ -56,7 +56,15 @@ def stylize(
     styles: Annotated[List[Path], typer.Argument(help="One or more style images (paintings).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output image (.png, .jpg or .webp).")],
     size: Annotated[int, typer.Option(help="Long edge of the output in pixels.")] = D.size,
-    iterations: Annotated[int, typer.Option(help="Optimizer iterations (one forward+backward each).")] = D.iterations,
+    iterations: Annotated[int, typer.Option(
+        help="Optimizer iterations at the final scale (one forward+backward each).")] = D.iterations,
+    scales: Annotated[int, typer.Option(
+        help="Coarse-to-fine scales, each twice the size of the one before (0: automatic, from about 192 px).")] = D.scales,
+    iterations_per_scale: Annotated[Optional[str], typer.Option(
+        help="Comma-separated iteration bounds per scale, coarsest first.")] = None,
+    tol: Annotated[float, typer.Option(
+        help="Stop a scale when the loss improves by less than this fraction over 10 iterations (0: never).")] = D.tol,
+    time_limit: Annotated[Optional[float], typer.Option(help="Stop after this many seconds of optimization.")] = D.time_limit,
     optimizer: Annotated[str, typer.Option(help=f"Optimizer: {' or '.join(OPTIMIZERS)}.")] = D.optimizer,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate (default 1.0 for lbfgs, 0.02 for adam).")] = D.lr,
     init: Annotated[str, typer.Option(help="Start image: content, noise, or an image path.")] = D.init,
@@ -78,7 +86,8 @@ def stylize(
     weights: WeightsOpt = D.weights,
     device: DeviceOpt = D.device,
     precision: Annotated[str, typer.Option(
-        help="fp32, or bf16: bfloat16 autocast for the VGG passes (about 2x faster on CPUs with AMX).")] = D.precision,
+        help="auto, fp32, or bf16 (bfloat16 autocast for the VGG passes: about 2x faster on CPUs with AMX; "
+             "auto picks it where the hardware has fast bf16).")] = D.precision,
     targets: Annotated[str, typer.Option(
         help="Who computes the fixed targets: ort (ONNX Runtime), torch, or auto (ort when installed).")] = D.targets,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse and store style Grams in the cache.")] = D.cache,
@@ -88,8 +97,10 @@ def stylize(
     """Stylize CONTENT with the style of STYLE images and write the result to --output."""
     from .runner import run_stylize
 
+    per_scale = _floats(iterations_per_scale, "--iterations-per-scale")
     settings = StylizeSettings(
-        size=size, iterations=iterations, optimizer=optimizer, lr=lr, init=init, seed=seed,
+        size=size, iterations=iterations, scales=scales, tol=tol, time_limit=time_limit,
+        iterations_per_scale=None if per_scale is None else tuple(int(v) for v in per_scale), optimizer=optimizer, lr=lr, init=init, seed=seed,
         content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
         content_layers=_csv(content_layers), style_layers=_csv(style_layers),
         style_layer_weights=_floats(style_layer_weights, "--style-layer-weights"),
@@ -206,6 +217,8 @@ def main(argv: Optional[list[str]] = None) -> None:
         _fail("interrupted", 130)
     except InputError as exc:
         _fail(str(exc), 2)
+    except Interrupted as exc:
+        _fail(str(exc), 128 + exc.signal_number)
     except StylegramError as exc:
         _fail(str(exc), 1)
 

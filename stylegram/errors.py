@@ -42,3 +42,11 @@ class ExportError(StylegramError):
 
 class CacheError(StylegramError):
     """A cache entry cannot be written or read."""
+
+
+class Interrupted(StylegramError):
+    """The run was stopped by a signal (SIGINT/SIGTERM); ``signal_number`` says which."""
+
+    def __init__(self, message: str, signal_number: int):
+        super().__init__(message)
+        self.signal_number = signal_number

@@ -38,9 +38,14 @@ def _open_checked(path: Path, what: str) -> Image.Image:
         ) from None
     except UnidentifiedImageError:
         raise ImageError(f"{what} {path}: not an image file Pillow can read") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{what} {path}: image data is damaged or truncated ({exc})") from None
+    except Exception as exc:  # Pillow's decoders raise many types (OSError, SyntaxError, struct.error, ...)
+        raise ImageError(f"{what} {path}: image data is damaged or truncated ({_short(exc)})") from None
     return image
+
+
+def _short(exc: Exception) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:120]
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -79,7 +84,12 @@ def load_image(
     ``what`` names the image in error messages ("content image", "style image", ...).
     """
     path = Path(path)
-    image = to_rgb(_open_checked(path, what))
+    try:
+        image = to_rgb(_open_checked(path, what))
+    except ImageError:
+        raise
+    except Exception as exc:  # damaged EXIF or palette data surfaces only on conversion
+        raise ImageError(f"{what} {path}: image data is damaged ({_short(exc)})") from None
     _check_side(path, what, image.size, min_side, "")
     if size is None and long_edge is not None:
         size = scaled_size(*image.size, long_edge)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
 from pathlib import Path
 from typing import Sequence
 
-from .errors import InputError
+from .errors import InputError, Interrupted, OptimizationError
 from .fileio import check_writable_target
 from .images import output_format, save_image
 from .settings import StylizeSettings
@@ -33,25 +35,74 @@ def run_stylize(content: Path, styles: Sequence[Path], output: Path, settings: S
         raise InputError(f"--save-every must be >= 0, got {save_every}")
     init_path = [Path(settings.init)] if settings.init not in ("content", "noise") else []
     check_output(output, [content, *styles, *init_path])
-    display = ProgressDisplay(settings.iterations, enabled=not quiet)
+    display = ProgressDisplay(sum(its for _, its in settings.schedule()), enabled=not quiet)
+    best = BestSoFar()
 
     def on_progress(progress) -> None:
+        best.update(progress)
         display.update(progress)
         if save_every and progress.iteration % save_every == 0 and progress.iteration < progress.iterations:
             save_image(to_array(progress.image), intermediate_path(output, progress.iteration))
 
     try:
-        with display:
+        with display, signals_as_interrupts() as received:
             result = stylize(content, styles, settings, callback=on_progress)
+    except KeyboardInterrupt:
+        raise best.save_on_interrupt(output, received[-1] if received else signal.SIGINT) from None
     except OptimizationDiverged as exc:
         save_image(exc.result.image, output, recipe=exc.result.recipe)
-        raise type(exc)(f"{exc}, saved as {output}", exc.result) from None
+        raise OptimizationError(f"{exc}, saved as {output}") from None
     save_image(result.image, output, recipe=result.recipe)
     if not quiet:
         print(f"style targets: {result.targets_engine}, cache {', '.join(result.style_cache)}; "
               f"start-up {result.startup_seconds:.1f} s", file=sys.stderr)
+        stop = f", stopped: {result.stopped}" if result.stopped else ""
         print(f"wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}, {result.iterations} iterations "
-              f"in {result.seconds:.1f} s, loss {result.losses['loss']:.4g})", file=sys.stderr)
+              f"in {result.seconds:.1f} s, loss {result.losses['loss']:.4g}{stop})", file=sys.stderr)
+
+
+def interrupted_path(output: Path) -> Path:
+    return output.with_name(f"{output.stem}.interrupted{output.suffix}")
+
+
+class BestSoFar:
+    """The lowest-loss image of the current scale (a copy), to save when the run is interrupted."""
+
+    def __init__(self):
+        self.image, self.loss, self.iteration, self.scale = None, float("inf"), 0, 0
+
+    def update(self, progress) -> None:
+        if progress.scale != self.scale or progress.loss <= self.loss:
+            self.image, self.loss = progress.image.detach().clone(), progress.loss
+            self.iteration, self.scale = progress.iteration, progress.scale
+
+    def save_on_interrupt(self, output: Path, signal_number: int) -> Interrupted:
+        from .stylize import to_array
+
+        name = signal.Signals(signal_number).name
+        if self.image is None:
+            return Interrupted(f"interrupted by {name} before the first iteration; nothing saved", signal_number)
+        path = interrupted_path(output)
+        save_image(to_array(self.image), path, recipe={"interrupted_at_iteration": self.iteration})
+        return Interrupted(f"interrupted by {name}; saved the best image so far (iteration {self.iteration}) "
+                           f"as {path}", signal_number)
+
+
+@contextlib.contextmanager
+def signals_as_interrupts():
+    """Turn SIGTERM (like SIGINT) into KeyboardInterrupt while stylizing; yields the signals received."""
+    received: list[int] = []
+
+    def handler(signum, frame):
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 class ProgressDisplay:
@@ -79,7 +130,8 @@ class ProgressDisplay:
     def update(self, progress) -> None:
         self._start()
         if self._bar is not None:
-            text = (f"loss {progress.loss:.4g} (content {progress.content:.3g}, style {progress.style:.3g}, "
+            scale = f"scale {progress.scale}/{progress.scales} ({progress.size} px) " if progress.scales > 1 else ""
+            text = (f"{scale}loss {progress.loss:.4g} (content {progress.content:.3g}, style {progress.style:.3g}, "
                     f"tv {progress.tv:.3g}) {progress.elapsed / progress.iteration:.2f} s/it")
             self._bar.update(self._task, completed=progress.iteration, description=text)
 

@@ -15,7 +15,8 @@ from .layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, POOLING_MODES,
 OPTIMIZERS = ("lbfgs", "adam")
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
 TARGET_ENGINES = ("auto", "ort", "torch")
-PRECISIONS = ("fp32", "bf16")
+MIN_AUTO_SCALE = 192  # px: automatic schedules start at or above this long edge (smaller scales did not help)
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,7 +24,11 @@ class StylizeSettings:
     """Every knob of a stylization. Invalid values raise ``InputError`` on construction."""
 
     size: int = 512  # long edge of the output, px
-    iterations: int = 300
+    iterations: int = 300  # upper bound per scale (see schedule())
+    scales: int = 0  # coarse-to-fine scales, each twice the size of the one before; 0: auto (from ~192 px)
+    iterations_per_scale: Optional[tuple[int, ...]] = None  # one per scale, coarsest first
+    tol: float = 1e-3  # stop a scale when the loss improves by less than this fraction over 10 iterations
+    time_limit: Optional[float] = None  # seconds of optimization, over all scales
     optimizer: str = "lbfgs"
     lr: Optional[float] = None  # None: 1.0 for L-BFGS, 0.02 for Adam
     init: str = "content"  # "content", "noise" or an image path
@@ -40,7 +45,7 @@ class StylizeSettings:
     original_colors: bool = False
     weights: Optional[str] = None  # None: the original VGG19; a torchvision .pth path; "random" (tests)
     device: str = "cpu"
-    precision: str = "fp32"  # "bf16": model forward/backward under bfloat16 autocast (fast on AMX CPUs, GPUs)
+    precision: str = "auto"  # "bf16": VGG passes under bfloat16 autocast; "auto": bf16 where the hardware has fast bf16
     targets: str = "auto"  # who computes the fixed targets: "ort", "torch", or "auto" (ort when installed)
     cache: bool = True  # keep/reuse style Grams in the cache (home()/grams)
     model: Optional[str] = None  # exported .onnx for ORT targets; None: exported once into home()/models
@@ -55,6 +60,8 @@ class StylizeSettings:
         for ok, message in self._checks():
             if not ok:
                 raise InputError(message)
+        if self.iterations_per_scale is not None:
+            object.__setattr__(self, "iterations_per_scale", tuple(int(v) for v in self.iterations_per_scale))
         if self.style_layer_weights is not None:
             normalized_weights(self.style_layer_weights, len(self.style_layers), "--style-layer-weights")
 
@@ -68,6 +75,12 @@ class StylizeSettings:
         return [
             (self.size > 0, f"--size must be a positive number of pixels, got {self.size}"),
             (self.iterations > 0, f"--iterations must be positive, got {self.iterations}"),
+            (self.scales >= 0, f"--scales must be >= 0 (0: automatic), got {self.scales}"),
+            (self.iterations_per_scale is None or (all(v > 0 for v in self.iterations_per_scale)
+                                                   and len(self.iterations_per_scale) == self.scale_count),
+             f"--iterations-per-scale: expected {self.scale_count} positive numbers (one per scale)"),
+            (non_negative(self.tol), f"--tol must be >= 0, got {self.tol}"),
+            (self.time_limit is None or positive(self.time_limit), f"--time-limit must be positive, got {self.time_limit}"),
             (self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer}"),
             (self.lr is None or positive(self.lr), f"--lr must be a positive number, got {self.lr}"),
             (self.pool in POOLING_MODES, f"--pool must be one of {', '.join(POOLING_MODES)}, got {self.pool}"),
@@ -78,6 +91,24 @@ class StylizeSettings:
             (self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision}"),
             (self.targets in TARGET_ENGINES, f"--targets must be one of {', '.join(TARGET_ENGINES)}, got {self.targets}"),
         ]
+
+    @property
+    def scale_count(self) -> int:
+        if self.scales:
+            return self.scales
+        count = 1
+        while self.size / 2**count >= MIN_AUTO_SCALE:
+            count += 1
+        return count
+
+    def schedule(self) -> list[tuple[int, int]]:
+        """(long edge, iteration bound) per scale, coarsest first; the last is (size, iterations)."""
+        count = self.scale_count
+        sizes = [max(1, round(self.size / 2 ** (count - 1 - i))) for i in range(count)]
+        bounds = self.iterations_per_scale or (self.iterations,) * count
+        if self.iterations_per_scale is None:
+            bounds = bounds[:-1] + (self.iterations,)
+        return list(zip(sizes, bounds))
 
     @property
     def learning_rate(self) -> float:

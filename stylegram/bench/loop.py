@@ -33,7 +33,8 @@ def bench_loop(device: str, size: int, precision: str, *, warmup: int, repeats: 
     import torch
 
     from ..settings import StylizeSettings
-    from ..stylize import make_optimizer, prepare
+    from ..loop import make_optimizer
+    from ..stylize import prepare
 
     row = LoopRow(device, size, precision)
     if device == "cuda" and not torch.cuda.is_available():

@@ -105,13 +105,14 @@ def build_session(path: str | Path, config: SessionConfig = SessionConfig()) -> 
     providers = [provider_options(p, config) for p in chain]
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
-    except Exception as exc:  # ORT raises its own exception types for bad files and provider failures
-        raise ModelFileError(f"model {path}: ONNX Runtime cannot load it ({str(exc).splitlines()[0][:200]})") from None
+        meta = session.get_modelmeta().custom_metadata_map
+    except Exception as exc:  # ORT raises its own types (and UnicodeDecodeError for damaged strings)
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        raise ModelFileError(f"model {path}: ONNX Runtime cannot load it ({first})") from None
     actual = session.get_providers()
     if explicit and actual[0] != ORT_PROVIDER[config.provider]:
         raise ProviderError(f"--provider {config.provider.value}: ONNX Runtime fell back to {actual[0]} "
                             "(its libraries could not be loaded)")
-    meta = session.get_modelmeta().custom_metadata_map
     return FeatureSession(session, ModelInfo.from_props(meta, source=str(path)), path, actual)
 
 

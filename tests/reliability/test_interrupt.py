@@ -1,0 +1,35 @@
+"""SIGINT/SIGTERM during stylize: best image so far saved next to the output, non-zero exit, no temp files."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ..conftest import CONTENT, STYLE
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_saves_best_image(tmp_path, signum, code):
+    out = tmp_path / "result.png"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stylegram", "stylize", str(CONTENT), str(STYLE), "-o", str(out), "--size", "48",
+         "--iterations", "100000", "--save-every", "1", "--quiet", "--targets", "torch", "--no-cache"],
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (tmp_path / "result.iter00002.png").exists():  # the loop is running
+        assert proc.poll() is None and time.time() < deadline, proc.stderr.read() if proc.poll() is not None else ""
+        time.sleep(0.05)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "saved the best image so far" in lines[0], err
+    assert f"interrupted by {signal.Signals(signum).name}" in lines[0] and "Traceback" not in err
+    saved = tmp_path / "result.interrupted.png"
+    assert str(saved) in lines[0] and saved.stat().st_size > 0
+    assert not out.exists()  # the requested output is only written by a finished run
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
