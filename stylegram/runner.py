@@ -11,6 +11,8 @@ from typing import Sequence
 from .errors import InputError, Interrupted, OptimizationError
 from .fileio import check_writable_target
 from .images import output_format, save_image
+from .loop import StopRequested
+from .resume import state_path
 from .settings import StylizeSettings
 
 
@@ -28,13 +30,14 @@ def intermediate_path(output: Path, iteration: int) -> Path:
 
 
 def run_stylize(content: Path, styles: Sequence[Path], output: Path, settings: StylizeSettings, *,
-                save_every: int = 0, quiet: bool = False) -> None:
+                save_every: int = 0, quiet: bool = False, resume: bool = False) -> None:
     from .stylize import OptimizationDiverged, stylize, to_array
 
     if save_every < 0:
         raise InputError(f"--save-every must be >= 0, got {save_every}")
     init_path = [Path(settings.init)] if settings.init not in ("content", "noise") else []
     check_output(output, [content, *styles, *init_path])
+    snapshot = _load_resume_state(content, styles, output, settings) if resume else None
     display = ProgressDisplay(sum(its for _, its in settings.schedule()), enabled=not quiet)
     best = BestSoFar()
 
@@ -45,20 +48,31 @@ def run_stylize(content: Path, styles: Sequence[Path], output: Path, settings: S
             save_image(to_array(progress.image), intermediate_path(output, progress.iteration))
 
     try:
-        with display, signals_as_interrupts() as received:
-            result = stylize(content, styles, settings, callback=on_progress)
+        with display, stop_on_signals(best) as received:
+            result = stylize(content, styles, settings, callback=on_progress, should_stop=lambda: bool(received),
+                             resume=snapshot)
+    except StopRequested as stop:
+        raise best.save_on_stop(output, received[-1], stop) from None
     except KeyboardInterrupt:
-        raise best.save_on_interrupt(output, received[-1] if received else signal.SIGINT) from None
+        raise best.save_on_stop(output, received[-1] if received else signal.SIGINT, None) from None
     except OptimizationDiverged as exc:
         save_image(exc.result.image, output, recipe=exc.result.recipe)
         raise OptimizationError(f"{exc}, saved as {output}") from None
     save_image(result.image, output, recipe=result.recipe)
+    state_path(output).unlink(missing_ok=True)
     if not quiet:
         print(f"style targets: {result.targets_engine}, cache {', '.join(result.style_cache)}; "
               f"start-up {result.startup_seconds:.1f} s", file=sys.stderr)
         stop = f", stopped: {result.stopped}" if result.stopped else ""
         print(f"wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}, {result.iterations} iterations "
-              f"in {result.seconds:.1f} s, loss {result.losses['loss']:.4g}{stop})", file=sys.stderr)
+              f"in {result.seconds:.1f} s, loss {result.losses.get('loss', float('nan')):.4g}{stop})", file=sys.stderr)
+
+
+def _load_resume_state(content: Path, styles: Sequence[Path], output: Path, settings: StylizeSettings):
+    from .resume import load_snapshot
+    from .stylize import resolve_device, stylize_recipe
+
+    return load_snapshot(state_path(output), stylize_recipe(content, styles, settings), resolve_device(settings.device))
 
 
 def interrupted_path(output: Path) -> Path:
@@ -76,7 +90,9 @@ class BestSoFar:
             self.image, self.loss = progress.image.detach().clone(), progress.loss
             self.iteration, self.scale = progress.iteration, progress.scale
 
-    def save_on_interrupt(self, output: Path, signal_number: int) -> Interrupted:
+    def save_on_stop(self, output: Path, signal_number: int, stop) -> Interrupted:
+        """Save the best image (and, at an iteration boundary, the state for --resume)."""
+        from .resume import save_snapshot
         from .stylize import to_array
 
         name = signal.Signals(signal_number).name
@@ -84,18 +100,24 @@ class BestSoFar:
             return Interrupted(f"interrupted by {name} before the first iteration; nothing saved", signal_number)
         path = interrupted_path(output)
         save_image(to_array(self.image), path, recipe={"interrupted_at_iteration": self.iteration})
+        resume = ""
+        if stop is not None and stop.snapshot is not None:
+            save_snapshot(state_path(output), stop.snapshot, stop.recipe)
+            resume = f"; continue with the same command and --resume (state in {state_path(output)})"
         return Interrupted(f"interrupted by {name}; saved the best image so far (iteration {self.iteration}) "
-                           f"as {path}", signal_number)
+                           f"as {path}{resume}", signal_number)
 
 
 @contextlib.contextmanager
-def signals_as_interrupts():
-    """Turn SIGTERM (like SIGINT) into KeyboardInterrupt while stylizing; yields the signals received."""
+def stop_on_signals(best: "BestSoFar"):
+    """SIGINT/SIGTERM while stylizing: once the loop runs, stop at the end of the current iteration
+    (so the state can be saved for --resume); before that, stop at once. Yields the signals received."""
     received: list[int] = []
 
     def handler(signum, frame):
         received.append(signum)
-        raise KeyboardInterrupt
+        if best.image is None or len(received) > 1:  # not in the loop yet, or asked twice
+            raise KeyboardInterrupt
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -49,6 +49,7 @@ class StylizeSettings:
     targets: str = "auto"  # who computes the fixed targets: "ort", "torch", or "auto" (ort when installed)
     cache: bool = True  # keep/reuse style Grams in the cache (home()/grams)
     model: Optional[str] = None  # exported .onnx for ORT targets; None: exported once into home()/models
+    max_pixels: Optional[int] = None  # None: refuse sizes whose memory estimate exceeds available memory
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "content_layers", parse_layer_list(self.content_layers, option="--content-layers"))
@@ -80,6 +81,7 @@ class StylizeSettings:
                                                    and len(self.iterations_per_scale) == self.scale_count),
              f"--iterations-per-scale: expected {self.scale_count} positive numbers (one per scale)"),
             (non_negative(self.tol), f"--tol must be >= 0, got {self.tol}"),
+            (self.max_pixels is None or self.max_pixels > 0, f"--max-pixels must be positive, got {self.max_pixels}"),
             (self.time_limit is None or positive(self.time_limit), f"--time-limit must be positive, got {self.time_limit}"),
             (self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer}"),
             (self.lr is None or positive(self.lr), f"--lr must be a positive number, got {self.lr}"),

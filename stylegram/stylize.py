@@ -18,7 +18,9 @@ import torch.nn.functional as F
 
 from . import color
 from .errors import InputError
-from .loop import LoopState, OptimizationDiverged, Progress, optimize
+from .resources import check_fits
+from .loop import LoopState, OptimizationDiverged, Progress, StopRequested, optimize
+from .resume import Snapshot
 from .fileio import sha256_file
 from .images import load_image
 from .layers import min_image_side
@@ -156,7 +158,8 @@ def prepare(content: str | Path, styles: Sequence[str | Path], s: StylizeSetting
 
 
 def stylize(content: str | Path, styles: Sequence[str | Path], settings: StylizeSettings | None = None, *,
-            callback: Callable[[Progress], None] | None = None) -> Result:
+            callback: Callable[[Progress], None] | None = None, should_stop: Callable[[], bool] | None = None,
+            resume: Snapshot | None = None) -> Result:
     """Render ``content`` in the style of ``styles`` (see ``StylizeSettings`` for every knob).
 
     Coarse to fine: each scale of ``settings.schedule()`` starts from the previous scale's
@@ -165,13 +168,21 @@ def stylize(content: str | Path, styles: Sequence[str | Path], settings: Stylize
     """
     s = settings or StylizeSettings()
     called = time.perf_counter()
+    check_fits(Path(content), s.size, (*s.content_layers, *s.style_layers), max_pixels=s.max_pixels)
     schedule = s.schedule()
     state = LoopState(total_iterations=sum(its for _, its in schedule))
-    weights, model, image, run, startup = None, None, None, None, None
+    weights, model, image, run, startup, terms = None, None, None, None, None, {}
     for index, (size, iterations) in enumerate(schedule, start=1):
+        if resume is not None and index < resume.scale_index:
+            continue
         at_scale = replace(s, size=size, scales=1, iterations_per_scale=None, iterations=iterations)
         run = prepare(content, styles, at_scale, previous=image, weights=weights, model=model, recipe_settings=s)
         weights, model = weights or load_weights(s.weights), run.objective.model
+        continued: dict = {}
+        if resume is not None and index == resume.scale_index:
+            run.image = resume.image.detach().clone().requires_grad_(True)
+            continued = {"optimizer_state": resume.optimizer_state, "history": resume.history}
+            iterations, state.done = iterations - resume.scale_done, resume.total_done
         if startup is None:
             state.started = time.perf_counter()
             startup = state.started - called
@@ -179,7 +190,12 @@ def stylize(content: str | Path, styles: Sequence[str | Path], settings: Stylize
         try:
             image, terms = optimize(run.objective, run.image, state, optimizer=s.optimizer, lr=s.learning_rate,
                                     iterations=iterations, tol=s.tol, callback=callback,
-                                    scale=(index, len(schedule), size))
+                                    scale=(index, len(schedule), size), should_stop=should_stop, **continued)
+        except StopRequested as stop:
+            stop.snapshot = Snapshot(index, len(stop.history), state.done, stop.image, stop.optimizer_state,
+                                     stop.history)
+            stop.recipe = run.recipe
+            raise
         except OptimizationDiverged as exc:
             state.done = exc.iterations
             exc.result = _finish(to_array(exc.image), run, s, state, {}, startup)
@@ -208,6 +224,15 @@ def _finish(image: np.ndarray, run: PreparedRun, s: StylizeSettings, state: Loop
         image = color.recolor(image, run.content_rgb)
     return Result(image, run.recipe, state.done, time.perf_counter() - state.started, losses, startup,
                   run.targets.engine, tuple(run.targets.style_cache), state.stopped)
+
+
+def stylize_recipe(content: str | Path, styles: Sequence[str | Path], s: StylizeSettings) -> dict:
+    """The recipe a run with these inputs and settings records (without running it)."""
+    blend = normalized_weights(s.style_blend, len(styles), "--style-blend")
+    weights = load_weights(s.weights)
+    recipe = build_recipe(s, blend, content, styles, weights.name, weights.sha256)
+    recipe["precision_used"] = resolve_precision(s.precision, resolve_device(s.device))
+    return recipe
 
 
 def build_recipe(s: StylizeSettings, blend: Sequence[float], content: str | Path, styles: Sequence[str | Path],

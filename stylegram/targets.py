@@ -19,6 +19,7 @@ import torch
 
 from .errors import InputError
 from .export.onnx_export import ExportOptions, export_model, model_info
+from .fileio import file_lock
 from .home import home
 from .losses import gram_matrix
 from .model import VGG19Features
@@ -62,9 +63,10 @@ def managed_model(s: StylizeSettings, weights: Weights, *, fp16: bool = False) -
     name = f"vgg19-{s.pool}{'-fp16' if fp16 else ''}-{hashlib.sha256(tag.encode()).hexdigest()[:16]}.onnx"
     path = home() / "models" / name
     if not path.is_file():
-        log.info("exporting the feature model for these settings to %s (once)", path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        export_model(path, options, force=True)
+        with file_lock(path.with_suffix(".lock")):  # concurrent first runs export once
+            if not path.is_file():
+                log.info("exporting the feature model for these settings to %s (once)", path)
+                export_model(path, options, force=True)
     return path
 
 
@@ -113,14 +115,17 @@ def _torch_targets(s, weights, model, work_rgb, style_paths, style_rgbs, cache, 
     info: ModelInfo = model_info(export_options(s), weights)
     grams, hits = [], []
     for path, rgb in zip(style_paths, style_rgbs):
-        key = style_cache_key(Path(path), s.size, s.style_scale, info) if cache else None
-        found = cache.get(key, s.style_layers) if cache else None
-        hits.append("off" if cache is None else ("hit" if found is not None else "miss"))
-        if found is None:
-            found = torch_grams(model, _batch(rgb, device), s.style_layers)
-            if cache:
-                cache.put(key, found, image_name=Path(path).name)
+        def compute(rgb=rgb) -> dict[str, np.ndarray]:
+            return torch_grams(model, _batch(rgb, device), s.style_layers)
+
+        if cache is None:
+            grams.append(compute())
+            hits.append("off")
+            continue
+        key = style_cache_key(Path(path), s.size, s.style_scale, info)
+        found, hit = cache.get_or_compute(key, s.style_layers, compute, image_name=Path(path).name)
         grams.append(found)
+        hits.append("hit" if hit else "miss")
     with torch.no_grad():
         features = model(_batch(work_rgb, device))
     return grams, {n: features[n].cpu().numpy() for n in s.content_layers}, hits

@@ -9,6 +9,7 @@ entries (by modification time, refreshed on every hit) are evicted past ``max_by
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -16,10 +17,11 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from ..fileio import atomic_write
+from ..fileio import atomic_write, file_lock
 from ..home import home
 
 log = logging.getLogger("stylegram.cache")
@@ -70,6 +72,29 @@ class GramCache:
 
     def path_for(self, key: CacheKey) -> Path:
         return self.root / f"{key.digest()}{SUFFIX}"
+
+    def get_or_compute(self, key: CacheKey, layers: tuple[str, ...],
+                       compute: Callable[[], dict[str, np.ndarray]], *, image_name: str) -> tuple[dict, bool]:
+        """(Grams, hit): the cached entry, or ``compute()`` stored once even with concurrent processes."""
+        found = self.get(key, layers)
+        if found is not None:
+            return found, True
+        with self.computing(key):
+            found = self.get(key, layers)  # another process may have finished it meanwhile
+            if found is not None:
+                return found, True
+            grams = compute()
+            self.put(key, grams, image_name=image_name)
+        return grams, False
+
+    @contextlib.contextmanager
+    def computing(self, key: CacheKey):
+        """Hold the key's lock while it is computed, so concurrent processes compute it once."""
+        try:
+            with file_lock(self.root / ".locks" / f"{key.digest()}.lock"):
+                yield
+        except OSError:  # an unwritable cache cannot hold locks either; compute without
+            yield
 
     def get(self, key: CacheKey, layers: tuple[str, ...]) -> dict[str, np.ndarray] | None:
         """The cached Grams for ``key`` if a whole, matching entry exists; else None."""

@@ -78,14 +78,15 @@ def style_targets(fs: FeatureSession, image_path: str | Path, *, size: int, styl
     """
     image_path = Path(image_path)
     key = style_cache_key(image_path, size, style_scale, fs.info) if cache is not None else None
-    if cache is not None:
-        hit = cache.get(key, fs.info.style_layers)
-        if hit is not None:
-            return StyleTargets(hit, True)
-    if rgb is None:
-        rgb = load_image(image_path, long_edge=max(1, round(size * style_scale)),
-                         min_side=min_image_side(fs.info.style_layers), what="style image")
-    grams = image_grams(fs, rgb)
-    if cache is not None:
-        cache.put(key, grams, image_name=image_path.name)
-    return StyleTargets(grams, False)
+    def compute() -> dict[str, np.ndarray]:
+        return image_grams(fs, rgb if rgb is not None else _load_style(image_path, size, style_scale, fs))
+
+    if cache is None:
+        return StyleTargets(compute(), False)
+    grams, hit = cache.get_or_compute(key, fs.info.style_layers, compute, image_name=image_path.name)
+    return StyleTargets(grams, hit)
+
+
+def _load_style(path: Path, size: int, style_scale: float, fs: FeatureSession) -> np.ndarray:
+    return load_image(path, long_edge=max(1, round(size * style_scale)),
+                      min_side=min_image_side(fs.info.style_layers), what="style image")

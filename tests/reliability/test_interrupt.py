@@ -33,3 +33,41 @@ def test_signal_saves_best_image(tmp_path, signum, code):
     assert str(saved) in lines[0] and saved.stat().st_size > 0
     assert not out.exists()  # the requested output is only written by a finished run
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def _stylize_cmd(out, *extra):
+    return [sys.executable, "-m", "stylegram", "stylize", str(CONTENT), str(STYLE), "-o", str(out), "--size", "48",
+            "--iterations", "40", "--tol", "0", "--precision", "fp32", "--targets", "torch", "--no-cache",
+            "--quiet", *extra]
+
+
+def test_resume_continues_to_the_same_result(tmp_path):
+    import numpy as np
+
+    from stylegram.images import load_image
+
+    whole = tmp_path / "whole.png"
+    subprocess.run(_stylize_cmd(whole), check=True, timeout=300)
+    out = tmp_path / "resumed.png"
+    proc = subprocess.Popen(_stylize_cmd(out, "--save-every", "1"), stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (tmp_path / "resumed.iter00005.png").exists():
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "--resume" in err, err
+    state = tmp_path / "resumed.resume.safetensors"
+    assert state.exists() and not out.exists()
+    finished = subprocess.run(_stylize_cmd(out, "--resume"), capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    np.testing.assert_array_equal(load_image(out), load_image(whole))  # identical 8-bit output
+    assert not state.exists()  # consumed
+
+
+def test_resume_refuses_other_settings_or_missing_state(tmp_path, capsys):
+    from stylegram.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(_stylize_cmd(tmp_path / "x.png", "--resume")[3:])
+    assert info.value.code == 2 and "no saved state" in capsys.readouterr().err
