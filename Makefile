@@ -22,5 +22,9 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest
 
+bench: setup
+	mkdir -p bench-out
+	$(BIN)/stylegram bench --sizes 256,512 --loop-precision fp32,bf16 --json bench-out/bench.json --plot bench-out/bench.png
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis out.png

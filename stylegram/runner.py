@@ -70,9 +70,9 @@ def run_stylize(content: Path, styles: Sequence[Path], output: Path, settings: S
 
 def _load_resume_state(content: Path, styles: Sequence[Path], output: Path, settings: StylizeSettings):
     from .resume import load_snapshot
-    from .stylize import resolve_device, stylize_recipe
+    from .stylize import make_recipe, resolve_device
 
-    return load_snapshot(state_path(output), stylize_recipe(content, styles, settings), resolve_device(settings.device))
+    return load_snapshot(state_path(output), make_recipe(settings, content, styles), resolve_device(settings.device))
 
 
 def interrupted_path(output: Path) -> Path:

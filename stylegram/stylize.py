@@ -18,14 +18,14 @@ import torch.nn.functional as F
 
 from . import color
 from .errors import InputError
-from .resources import check_fits
-from .loop import LoopState, OptimizationDiverged, Progress, StopRequested, optimize
-from .resume import Snapshot
 from .fileio import sha256_file
 from .images import load_image
 from .layers import min_image_side
+from .loop import LoopState, OptimizationDiverged, Progress, StopRequested, optimize
 from .losses import content_loss, gram_matrix, style_loss, tv_loss
 from .model import VGG19Features
+from .resources import check_fits
+from .resume import Snapshot
 from .settings import StylizeSettings, normalized_weights
 from .targets import Targets, compute_targets
 from .weights import Weights, load_weights
@@ -125,6 +125,7 @@ class PreparedRun:
     content_rgb: np.ndarray
     recipe: dict
     targets: Targets
+    weights: Weights
 
 
 def prepare(content: str | Path, styles: Sequence[str | Path], s: StylizeSettings, *,
@@ -152,9 +153,8 @@ def prepare(content: str | Path, styles: Sequence[str | Path], s: StylizeSetting
                           precision=resolve_precision(s.precision, device))
     torch.manual_seed(s.seed)
     image = _initial_image(s.init, work_rgb, s.seed, device, previous)
-    recipe = build_recipe(recipe_settings or s, blend, content, styles, vgg.name, vgg.sha256)
-    recipe["precision_used"] = resolve_precision(s.precision, device)
-    return PreparedRun(objective, image, content_rgb, recipe, targets)
+    recipe = make_recipe(recipe_settings or s, content, styles, vgg)
+    return PreparedRun(objective, image, content_rgb, recipe, targets, vgg)
 
 
 def stylize(content: str | Path, styles: Sequence[str | Path], settings: StylizeSettings | None = None, *,
@@ -177,7 +177,7 @@ def stylize(content: str | Path, styles: Sequence[str | Path], settings: Stylize
             continue
         at_scale = replace(s, size=size, scales=1, iterations_per_scale=None, iterations=iterations)
         run = prepare(content, styles, at_scale, previous=image, weights=weights, model=model, recipe_settings=s)
-        weights, model = weights or load_weights(s.weights), run.objective.model
+        weights, model = run.weights, run.objective.model
         continued: dict = {}
         if resume is not None and index == resume.scale_index:
             run.image = resume.image.detach().clone().requires_grad_(True)
@@ -226,25 +226,19 @@ def _finish(image: np.ndarray, run: PreparedRun, s: StylizeSettings, state: Loop
                   run.targets.engine, tuple(run.targets.style_cache), state.stopped)
 
 
-def stylize_recipe(content: str | Path, styles: Sequence[str | Path], s: StylizeSettings) -> dict:
-    """The recipe a run with these inputs and settings records (without running it)."""
-    blend = normalized_weights(s.style_blend, len(styles), "--style-blend")
-    weights = load_weights(s.weights)
-    recipe = build_recipe(s, blend, content, styles, weights.name, weights.sha256)
-    recipe["precision_used"] = resolve_precision(s.precision, resolve_device(s.device))
-    return recipe
-
-
-def build_recipe(s: StylizeSettings, blend: Sequence[float], content: str | Path, styles: Sequence[str | Path],
-                 weights_name: str, weights_sha256: str) -> dict:
+def make_recipe(s: StylizeSettings, content: str | Path, styles: Sequence[str | Path],
+                weights: Weights | None = None) -> dict:
     """Everything needed to reproduce a result: settings, input hashes, weights, versions."""
     from . import __version__
 
+    weights = weights or load_weights(s.weights)
+    blend = normalized_weights(s.style_blend, len(styles), "--style-blend")
     return {
         "stylegram": __version__,
         "torch": torch.__version__,
         "settings": s.as_dict() | {"lr": s.learning_rate, "style_blend": list(blend)},
+        "precision_used": resolve_precision(s.precision, resolve_device(s.device)),
         "content": {"file": Path(content).name, "sha256": sha256_file(Path(content))},
         "styles": [{"file": Path(p).name, "sha256": sha256_file(Path(p))} for p in styles],
-        "weights": {"name": weights_name, "sha256": weights_sha256},
+        "weights": {"name": weights.name, "sha256": weights.sha256},
     }
