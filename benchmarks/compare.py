@@ -145,7 +145,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=1 / 3, help="stylegram's time as a fraction of pastiche's")
     parser.add_argument("--precision", default="bf16", choices=("fp32", "bf16"))
     parser.add_argument("--work", type=Path, default=ROOT / "bench-out")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "compare.png")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "compare.jpg")
     args = parser.parse_args()
     args.work.mkdir(exist_ok=True)
     rows = []

@@ -22,12 +22,13 @@ ROOT = Path(__file__).resolve().parents[1]
 CONTENT, STYLE = ROOT / "examples/tubingen.jpg", ROOT / "examples/starry_night.jpg"
 
 
-def stylegram_stepper(size: int):
-    from stylegram.settings import StylizeSettings
+def stylegram_stepper(size: int, precision: str = "fp32"):
     from stylegram.loop import make_optimizer
+    from stylegram.settings import StylizeSettings
     from stylegram.stylize import prepare
 
-    run = prepare(CONTENT, [STYLE], StylizeSettings(size=size, targets="torch", cache=False))
+    settings = StylizeSettings(size=size, scales=1, precision=precision, targets="torch", cache=False)
+    run = prepare(CONTENT, [STYLE], settings)
     opt = make_optimizer("lbfgs", run.image, 1.0)
 
     def closure():
