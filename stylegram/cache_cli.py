@@ -61,15 +61,14 @@ def add(
     from rich.progress import Progress
 
     from .runtime.cache import GramCache
-    from .runtime.sessions import Provider, SessionConfig, shared_session
+    from .runtime.sessions import SessionConfig, shared_session
     from .runtime.targets import style_targets
 
     files, sizes = _style_files(styles), _sizes(size)
     if not style_scale > 0:
         raise InputError(f"--style-scale must be positive, got {style_scale}")
     path = model or _default_model(content_layers, style_layers, pool, weights)
-    fs = shared_session(path, SessionConfig(provider=Provider(provider) if provider in Provider._value2member_map_
-                                            else _bad_provider(provider)))
+    fs = shared_session(path, SessionConfig(provider=_provider(provider)))
     cache, hits, started = GramCache(), 0, time.perf_counter()
     with Progress(disable=quiet, transient=True) as bar:
         task = bar.add_task("style Grams", total=len(files) * len(sizes))
@@ -83,8 +82,13 @@ def add(
                    f"in {time.perf_counter() - started:.1f} s -> {cache.root}")
 
 
-def _bad_provider(name: str):
-    raise InputError(f"--provider {name}: unknown provider; use auto, cpu, cuda or tensorrt")
+def _provider(name: str):
+    from .runtime.sessions import Provider
+
+    try:
+        return Provider(name)
+    except ValueError:
+        raise InputError(f"--provider {name}: unknown provider; use auto, cpu, cuda or tensorrt") from None
 
 
 def _default_model(content_layers: str, style_layers: str, pool: str, weights: Optional[str]) -> Path:
