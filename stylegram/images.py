@@ -20,17 +20,28 @@ OUTPUT_FORMATS: dict[str, str] = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"
 RECIPE_KEY = "stylegram.recipe"
 
 
-def _open_checked(path: Path, what: str) -> Image.Image:
-    if not path.exists():
-        raise ImageError(f"{what} {path}: file not found")
-    if path.is_dir():
-        raise ImageError(f"{what} {path}: is a directory, not an image file")
+def _open_and_load(path: Path) -> Image.Image:
+    image = None
     try:
         with warnings.catch_warnings():
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that; refuse both.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(path)
             image.load()
+    except BaseException:
+        if image is not None:
+            image.close()  # a failed load leaves the file open
+        raise
+    return image
+
+
+def _open_checked(path: Path, what: str) -> Image.Image:
+    if not path.exists():
+        raise ImageError(f"{what} {path}: file not found")
+    if path.is_dir():
+        raise ImageError(f"{what} {path}: is a directory, not an image file")
+    try:
+        return _open_and_load(path)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(
             f"{what} {path}: too many pixels (over Pillow's limit of {Image.MAX_IMAGE_PIXELS} px); "
@@ -40,7 +51,6 @@ def _open_checked(path: Path, what: str) -> Image.Image:
         raise ImageError(f"{what} {path}: not an image file Pillow can read") from None
     except Exception as exc:  # Pillow's decoders raise many types (OSError, SyntaxError, struct.error, ...)
         raise ImageError(f"{what} {path}: image data is damaged or truncated ({_short(exc)})") from None
-    return image
 
 
 def _short(exc: Exception) -> str:
