@@ -150,7 +150,7 @@ def verify(fix: Annotated[bool, typer.Option("--fix", help="Delete the damaged e
         typer.echo(f"{path.name}: {problem}")
         if fix:
             path.unlink(missing_ok=True)
-    total = len(cache._files()) + (len(problems) if fix else 0)
+    total = len(cache.entry_paths()) + (len(problems) if fix else 0)
     if problems and not fix:
         raise CacheError(f"{len(problems)} of {total} cache entries are damaged (run: stylegram cache verify --fix)")
     typer.echo(f"{total} entries checked, {len(problems)} damaged{' and removed' if fix and problems else ''}")

@@ -5,7 +5,7 @@ image size and of the weights' input scale):
 - Gram matrix: ``G = F Fᵀ / (C·H·W)`` for features F of shape C x (H·W). With
   ``prescale=True`` (what the exported graph uses) the features are scaled by
   ``1/sqrt(C)·1/sqrt(H)·1/sqrt(W)`` *before* the product, so no intermediate exceeds the
-  final values and a float16 graph stays finite; in float32 the loss scales the small C x C
+  final values and a float16 graph stays finite (``modelinfo.GRAM_NORMALIZATION`` describes it in exported models); in float32 the loss scales the small C x C
   product instead, which saves a pass over the large feature maps. Same normalization.
 - content loss: mean squared error divided by the target's mean square;
 - style loss per layer: squared Frobenius error of the Grams divided by the target
@@ -16,8 +16,6 @@ image size and of the weights' input scale):
 from __future__ import annotations
 
 import torch
-
-from .modelinfo import GRAM_NORMALIZATION  # noqa: F401  (the description stored in exported models)
 
 EPS = 1e-8
 

@@ -62,12 +62,6 @@ class ModelInfo:
             raise ModelFileError(f"model {source}: not a stylegram feature model (metadata {exc} missing or invalid); "
                                  "make one with: stylegram export") from None
 
-    def output_names(self) -> list[str]:
-        names = list(dict.fromkeys((*self.content_layers, *self.style_layers)))
-        if self.gram:
-            names += [gram_output(layer) for layer in self.style_layers]
-        return names
-
     def fingerprint(self) -> str:
         """What the model computes, for cache keys: weights, layers, pooling, normalization, precision."""
         return json.dumps({

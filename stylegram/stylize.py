@@ -130,11 +130,13 @@ class PreparedRun:
 
 def prepare(content: str | Path, styles: Sequence[str | Path], s: StylizeSettings, *,
             previous: torch.Tensor | None = None, weights: Weights | None = None,
-            model: VGG19Features | None = None, recipe_settings: StylizeSettings | None = None) -> PreparedRun:
+            model: VGG19Features | None = None, recipe: dict | None = None,
+            recipe_settings: StylizeSettings | None = None) -> PreparedRun:
     """Load inputs (at ``s.size``), build the model and the fixed targets; no optimization.
 
-    ``previous`` (an earlier scale's image) replaces ``s.init``; ``weights`` and ``model``
-    may be passed in so that several scales share them.
+    ``previous`` (an earlier scale's image) replaces ``s.init``; ``weights``, ``model`` and
+    ``recipe`` may be passed in so that several scales share them; a new recipe records
+    ``recipe_settings`` (the whole run's settings) when given.
     """
     if not styles:
         raise InputError("give at least one style image")
@@ -153,7 +155,7 @@ def prepare(content: str | Path, styles: Sequence[str | Path], s: StylizeSetting
                           precision=resolve_precision(s.precision, device))
     torch.manual_seed(s.seed)
     image = _initial_image(s.init, work_rgb, s.seed, device, previous)
-    recipe = make_recipe(recipe_settings or s, content, styles, vgg)
+    recipe = recipe or make_recipe(recipe_settings or s, content, styles, vgg)
     return PreparedRun(objective, image, content_rgb, recipe, targets, vgg)
 
 
@@ -171,13 +173,14 @@ def stylize(content: str | Path, styles: Sequence[str | Path], settings: Stylize
     check_fits(Path(content), s.size, (*s.content_layers, *s.style_layers), max_pixels=s.max_pixels)
     schedule = s.schedule()
     state = LoopState(total_iterations=sum(its for _, its in schedule))
-    weights, model, image, run, startup, terms = None, None, None, None, None, {}
+    weights, model, image, run, startup, terms, recipe = None, None, None, None, None, {}, None
     for index, (size, iterations) in enumerate(schedule, start=1):
         if resume is not None and index < resume.scale_index:
             continue
         at_scale = replace(s, size=size, scales=1, iterations_per_scale=None, iterations=iterations)
-        run = prepare(content, styles, at_scale, previous=image, weights=weights, model=model, recipe_settings=s)
-        weights, model = run.weights, run.objective.model
+        run = prepare(content, styles, at_scale, previous=image, weights=weights, model=model,
+                      recipe=recipe, recipe_settings=s)
+        weights, model, recipe = run.weights, run.objective.model, run.recipe
         continued: dict = {}
         if resume is not None and index == resume.scale_index:
             run.image = resume.image.detach().clone().requires_grad_(True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,13 +36,6 @@ class FeatureRow:
     parity: float | None = None  # worst relative error vs torch fp32 over the requested outputs
     parity_ok: bool | None = None
     includes: str = ""
-
-
-@dataclass
-class FeatureBench:
-    content_layers: tuple[str, ...]
-    style_layers: tuple[str, ...]
-    rows: list[FeatureRow] = field(default_factory=list)
 
 
 TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}

@@ -135,7 +135,7 @@ class GramCache:
 
     def entries(self) -> list[CacheEntry]:
         found = []
-        for path in self._files():
+        for path in self.entry_paths():
             try:
                 meta = _header(path)
                 key = json.loads(meta["key"])
@@ -148,7 +148,7 @@ class GramCache:
 
     def remove(self, prefixes: list[str]) -> int:
         removed = 0
-        for path in self._files():
+        for path in self.entry_paths():
             if any(path.stem.startswith(p) for p in prefixes):
                 path.unlink(missing_ok=True)
                 removed += 1
@@ -160,7 +160,7 @@ class GramCache:
     def verify(self) -> list[tuple[Path, str]]:
         """Every entry's problem, if any (whole-file checksum and key consistency)."""
         problems = []
-        for path in self._files():
+        for path in self.entry_paths():
             _, problem = read_entry(path)
             if problem:
                 problems.append((path, problem))
@@ -170,7 +170,7 @@ class GramCache:
         """Drop least recently used entries past ``max_bytes``, and temp files of writers that died."""
         self._sweep_temp_files()
         files = []
-        for path in self._files():
+        for path in self.entry_paths():
             try:
                 stat = path.stat()
             except OSError:
@@ -194,7 +194,8 @@ class GramCache:
             except OSError:
                 pass
 
-    def _files(self) -> list[Path]:
+    def entry_paths(self) -> list[Path]:
+        """Paths of all entry files (temporary and lock files excluded)."""
         if not self.root.is_dir():
             return []
         return sorted(p for p in self.root.iterdir() if p.suffix == SUFFIX and not p.name.startswith("."))

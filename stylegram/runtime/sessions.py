@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,6 @@ class SessionConfig:
     trt_fp16: bool = False
     trt_cache_dir: str | None = None
     trt_profile: tuple[tuple[int, int], tuple[int, int], tuple[int, int]] = ((64, 64), (512, 512), (1024, 1024))
-    extra: dict = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass
