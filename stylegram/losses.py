@@ -23,6 +23,11 @@ EPS = 1e-8
 def gram_matrix(features: torch.Tensor, *, prescale: bool = False) -> torch.Tensor:
     """N x C x H x W features -> N x C x C Gram matrices normalized by C·H·W."""
     n, c, h, w = features.shape
+    if not prescale and features.is_contiguous(memory_format=torch.channels_last) and not features.is_contiguous():
+        # channels-last maps (what the stylize loop runs) are already (H·W) x C rows: Fᵀ F without
+        # the copy that a C x (H·W) view needs (the Grams' share of an iteration halves)
+        rows = features.permute(0, 2, 3, 1).reshape(n, h * w, c)
+        return (rows.transpose(1, 2) @ rows) * (1.0 / (c * h * w))
     flat = features.reshape(n, c, h * w)
     if prescale:
         # Three separate factors: in an exported graph h and w are symbolic, and each factor

@@ -10,6 +10,19 @@ def test_gram_matches_definition():
     torch.testing.assert_close(gram_matrix(features), expected)
 
 
+def test_gram_of_channels_last_features_is_the_same_with_the_same_gradient():
+    features = torch.randn(1, 16, 9, 7, dtype=torch.float64)
+    last = features.contiguous(memory_format=torch.channels_last)
+    assert not last.is_contiguous()  # takes the rows path
+    torch.testing.assert_close(gram_matrix(last), gram_matrix(features))
+    grads = []
+    for x in (features, last):
+        x = x.clone().requires_grad_(True)
+        (gram_matrix(x) * torch.arange(256, dtype=torch.float64).reshape(16, 16)).sum().backward()
+        grads.append(x.grad)
+    torch.testing.assert_close(grads[1], grads[0])
+
+
 def test_gram_is_size_independent_for_tiled_features():
     base = torch.rand(1, 8, 4, 4)
     tiled = base.repeat(1, 1, 3, 2)
