@@ -161,6 +161,23 @@ def test_convergence_stop_and_time_limit():
     assert result.stopped == "time limit" and time.perf_counter() - started < 15
 
 
+def test_time_limit_spent_at_a_coarse_scale_still_gives_the_full_size():
+    seen = []
+    result = stylize(CONTENT, [STYLE], StylizeSettings(size=64, scales=2, iterations=100000, time_limit=0.01),
+                     callback=seen.append)
+    assert result.stopped == "time limit" and result.image.shape == (48, 64, 3)
+    assert seen[-1].scale == 2 and seen[-1].size == 64
+
+
+def test_time_limit_is_shared_between_scales_by_planned_work():
+    from stylegram.stylize import scale_deadline
+
+    now = time.perf_counter()
+    deadline = scale_deadline(now + 10.0, [(32, 100), (64, 100)])  # a quarter of the pixels: 1/5 of the work
+    assert 1.9 < deadline - now < 2.1
+    assert scale_deadline(now + 10.0, [(64, 100)]) == now + 10.0 and scale_deadline(None, [(32, 1), (64, 1)]) is None
+
+
 def _score(image: np.ndarray, size: int, weights) -> float:
     return _losses_of(image, StylizeSettings(size=size), weights)["loss_weighted"]
 
