@@ -66,7 +66,7 @@ def stylize(
         help="Stop a scale when the loss improves by less than this fraction over 10 iterations (0: never).")] = D.tol,
     time_limit: Annotated[Optional[float], typer.Option(help="Stop after this many seconds of optimization.")] = D.time_limit,
     optimizer: Annotated[str, typer.Option(help=f"Optimizer: {' or '.join(OPTIMIZERS)}.")] = D.optimizer,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate (default 1.0 for lbfgs, 0.02 for adam).")] = D.lr,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate (default 1.0 for lbfgs, 0.05 for adam).")] = D.lr,
     init: Annotated[str, typer.Option(help="Start image: content, noise, or an image path.")] = D.init,
     seed: Annotated[int, typer.Option(help="Random seed (noise init, reproducibility).")] = D.seed,
     content_weight: Annotated[float, typer.Option(help="Weight of the content loss.")] = D.content_weight,

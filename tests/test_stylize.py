@@ -71,12 +71,21 @@ def test_adam_blend_and_original_colors(tmp_path):
                                tv_weight=1.0, style_scale=1.5)
     result = stylize(CONTENT, [STYLE, CONTENT], settings)
     assert result.recipe["settings"]["style_blend"] == [0.75, 0.25]
-    assert result.recipe["settings"]["lr"] == 0.02
+    assert result.recipe["settings"]["lr"] == 0.05
     content = load_image(CONTENT, long_edge=48)
     # original colours: the chroma (I, Q of YIQ) of the result is the content's
     from stylegram.color import to_yiq
     chroma_error = np.abs(to_yiq(result.image)[..., 1:] - to_yiq(content)[..., 1:])
     assert chroma_error.mean() < 0.005 and np.median(chroma_error) < 1e-3  # only clipping at 0/1 moves it
+
+
+def test_adam_with_its_default_rate_descends_monotonically(original_weights):
+    seen = []
+    stylize(CONTENT, [STYLE], StylizeSettings(size=64, iterations=60, optimizer="adam", tol=0, precision="fp32"),
+            callback=seen.append)
+    losses = [p.loss for p in seen]
+    assert all(later <= earlier for earlier, later in zip(losses, losses[1:]))  # no overshoot, no NaN
+    assert losses[-1] < 0.25 * losses[0] and seen[-1].style < 0.15 * seen[0].style
 
 
 def test_init_from_image(tmp_path):
