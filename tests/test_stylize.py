@@ -9,7 +9,7 @@ import torch
 from stylegram.errors import InputError
 from stylegram.images import load_image
 from stylegram.settings import StylizeSettings
-from stylegram.stylize import OptimizationDiverged, Objective, stylize, to_tensor
+from stylegram.stylize import OptimizationDiverged, Objective, stylize, to_array, to_tensor
 from stylegram.targets import Targets, torch_grams
 from stylegram.model import VGG19Features
 
@@ -145,11 +145,11 @@ def test_bf16_precision_runs_and_lowers_style_loss():
 
 
 def test_schedule_and_multiscale_run():
-    assert StylizeSettings(size=512).schedule() == [(256, 300), (512, 300)]  # the default: automatic
-    assert StylizeSettings(size=256).schedule() == [(256, 300)]
-    assert StylizeSettings(size=1024).schedule() == [(256, 300), (512, 300), (1024, 300)]
-    assert StylizeSettings(size=512, scales=1).schedule() == [(512, 300)]
-    assert StylizeSettings(size=384, scales=0, iterations=50).schedule() == [(192, 50), (384, 50)]
+    assert StylizeSettings(size=512).schedule() == [(512, 300)]  # the default: automatic
+    assert StylizeSettings(size=1023).schedule() == [(1023, 300)]
+    assert StylizeSettings(size=1024).schedule() == [(512, 300), (1024, 300)]
+    assert StylizeSettings(size=2048, iterations=50).schedule() == [(512, 50), (1024, 50), (2048, 50)]
+    assert StylizeSettings(size=512, scales=2).schedule() == [(256, 300), (512, 300)]
     assert StylizeSettings(size=100, scales=2, iterations_per_scale=(7, 3)).schedule() == [(50, 7), (100, 3)]
     with pytest.raises(InputError, match="--iterations-per-scale: expected 2"):
         StylizeSettings(size=100, scales=2, iterations_per_scale=(7,))
@@ -160,6 +160,28 @@ def test_schedule_and_multiscale_run():
     assert [p.iteration for p in seen] == list(range(1, 11)) and result.iterations == 10
     assert result.image.shape == (48, 64, 3)
     assert result.recipe["settings"]["scales"] == 2 and result.recipe["settings"]["size"] == 64
+
+
+def test_coarse_to_fine_carries_the_coarse_work_and_keeps_the_detail(original_weights):
+    """The fine scale starts from the coarse result's low frequencies plus the photo's high ones."""
+    import torch.nn.functional as F
+
+    from stylegram.stylize import coarse_to_fine
+
+    coarse = stylize(CONTENT, [STYLE], StylizeSettings(size=64, scales=1, iterations=40, tol=0, precision="fp32"))
+    coarse_image = to_tensor(coarse.image, "cpu")
+    photo = load_image(CONTENT, long_edge=128)
+    start = coarse_to_fine(coarse_image, to_tensor(photo, "cpu"))
+    blurred = F.interpolate(coarse_image, size=photo.shape[:2], mode="bicubic", align_corners=False).clamp(0, 1)
+    assert start.shape[-2:] == photo.shape[:2]
+    scores = {name: _losses_of(to_array(image), StylizeSettings(size=128), original_weights)["loss_weighted"]
+              for name, image in (("photo", to_tensor(photo, "cpu")), ("blurred", blurred), ("start", start))}
+    # the coarse scale's work survives the change of scale, and keeping the detail helps further
+    # (measured 2.37 vs 2.88 vs 5.57 here; at 48 -> 96 px the detail made no difference)
+    assert scores["start"] < 0.9 * scores["blurred"] and scores["blurred"] < 0.7 * scores["photo"]
+    # what the coarse scale changed is low-frequency only: downsampled, start matches the coarse result
+    back = F.interpolate(start, size=coarse_image.shape[-2:], mode="area")
+    assert (back - coarse_image).abs().mean() < 0.03
 
 
 def test_convergence_stop_and_time_limit():
