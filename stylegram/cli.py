@@ -59,7 +59,7 @@ def stylize(
     iterations: Annotated[int, typer.Option(
         help="Optimizer iterations at the final scale (one forward+backward each).")] = D.iterations,
     scales: Annotated[int, typer.Option(
-        help="Coarse-to-fine scales, each twice the size of the one before (0: automatic: one scale up to 1023 px, coarse scales from 512 px on for larger sizes).")] = D.scales,
+        help="Coarse-to-fine scales, each twice the size of the one before (0: automatic, from about 192 px).")] = D.scales,
     iterations_per_scale: Annotated[Optional[str], typer.Option(
         help="Comma-separated iteration bounds per scale, coarsest first.")] = None,
     tol: Annotated[float, typer.Option(

@@ -15,8 +15,7 @@ from .layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, POOLING_MODES,
 OPTIMIZERS = ("lbfgs", "adam")
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.05}  # adam: 0.05 beat 0.02 and 0.1 at 128 and 256 px (README)
 TARGET_ENGINES = ("auto", "ort", "torch")
-MIN_AUTO_SCALE = 512  # px: automatic schedules start at or above this long edge (at 512 px and below a
-# single scale was ahead or level at every point in time, README "Coarse to fine, measured")
+MIN_AUTO_SCALE = 192  # px: automatic schedules start at or above this long edge (README "Coarse to fine, measured")
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -26,7 +25,7 @@ class StylizeSettings:
 
     size: int = 512  # long edge of the output, px
     iterations: int = 300  # upper bound per scale (see schedule())
-    scales: int = 0  # coarse-to-fine scales, each twice the size of the one before; 0: auto (coarse scales from 1024 px on)
+    scales: int = 0  # coarse-to-fine scales, each twice the size of the one before; 0: auto (from ~192 px)
     iterations_per_scale: Optional[tuple[int, ...]] = None  # one per scale, coarsest first
     tol: float = 1e-3  # stop a scale when the loss improves by less than this fraction over 10 iterations
     time_limit: Optional[float] = None  # seconds of optimization, over all scales

@@ -145,11 +145,11 @@ def test_bf16_precision_runs_and_lowers_style_loss():
 
 
 def test_schedule_and_multiscale_run():
-    assert StylizeSettings(size=512).schedule() == [(512, 300)]  # the default: automatic
-    assert StylizeSettings(size=1023).schedule() == [(1023, 300)]
-    assert StylizeSettings(size=1024).schedule() == [(512, 300), (1024, 300)]
-    assert StylizeSettings(size=2048, iterations=50).schedule() == [(512, 50), (1024, 50), (2048, 50)]
-    assert StylizeSettings(size=512, scales=2).schedule() == [(256, 300), (512, 300)]
+    assert StylizeSettings(size=512).schedule() == [(256, 300), (512, 300)]  # the default: automatic
+    assert StylizeSettings(size=383).schedule() == [(383, 300)]
+    assert StylizeSettings(size=1024).schedule() == [(256, 300), (512, 300), (1024, 300)]
+    assert StylizeSettings(size=512, scales=1).schedule() == [(512, 300)]
+    assert StylizeSettings(size=384, scales=0, iterations=50).schedule() == [(192, 50), (384, 50)]
     assert StylizeSettings(size=100, scales=2, iterations_per_scale=(7, 3)).schedule() == [(50, 7), (100, 3)]
     with pytest.raises(InputError, match="--iterations-per-scale: expected 2"):
         StylizeSettings(size=100, scales=2, iterations_per_scale=(7,))
