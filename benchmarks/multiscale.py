@@ -50,15 +50,17 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=300, help="single scale: iterations; multi-scale: bound per scale")
     parser.add_argument("--scales", type=int, default=2, help="scales of the coarse-to-fine run")
     parser.add_argument("--precision", default="auto")
+    parser.add_argument("--style-weight", type=float, default=10.0)
     parser.add_argument("--json", type=Path, help="also write both curves here")
     args = parser.parse_args()
-    common = dict(size=args.size, precision=args.precision, iterations=args.iterations)
+    common = dict(size=args.size, precision=args.precision, iterations=args.iterations, style_weight=args.style_weight)
     run(args.content, args.style, scales=2, size=args.size, iterations=3, precision=args.precision)  # warm-up
     single = run(args.content, args.style, scales=1, tol=0, **common)
     multi = run(args.content, args.style, scales=args.scales, **common)
     (single_s, single_loss), (multi_s, multi_loss) = single[-1], multi[-1]
     reached = first_time_at_or_below(multi, single_loss)
-    print(f"{args.size} px, precision {args.precision}, {args.content.name} + {args.style.name}")
+    print(f"{args.size} px, precision {args.precision}, style weight {args.style_weight:g}, "
+          f"{args.content.name} + {args.style.name}")
     print(f"  single scale : loss {single_loss:.4f} after {single_s:6.1f} s ({len(single)} iterations)")
     print(f"  {args.scales} scales     : loss {multi_loss:.4f} after {multi_s:6.1f} s ({len(multi)} at the last scale)")
     if reached is not None:
