@@ -218,11 +218,19 @@ def stylize(content: str | Path, styles: Sequence[str | Path], settings: Stylize
             raise
         except OptimizationDiverged as exc:
             state.done = exc.iterations
-            exc.result = _finish(to_array(exc.image), run, s, state, {}, startup)
+            kept, run = (exc.image, run) if index == len(schedule) else _at_full_size(exc.image, content, styles, s, run)
+            exc.result = _finish(to_array(kept), run, s, state, {}, startup)
             raise
         if index < len(schedule):
             state.stopped = ""  # a coarse scale's stop only ends that scale
     return _finish(to_array(image), run, s, state, terms, startup)
+
+
+def _at_full_size(image: torch.Tensor, content: str | Path, styles: Sequence[str | Path], s: StylizeSettings,
+                  run: PreparedRun) -> tuple[torch.Tensor, PreparedRun]:
+    """A coarse scale's image brought to the requested size (a run that ends early still has that size)."""
+    content_rgb, work_rgb, _ = load_inputs(content, styles, s)
+    return coarse_to_fine(image, to_tensor(work_rgb, image.device)), replace(run, content_rgb=content_rgb)
 
 
 def scale_deadline(run_deadline: float | None, remaining: list[tuple[int, int]]) -> float | None:

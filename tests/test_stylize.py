@@ -98,6 +98,9 @@ def test_nan_stops_and_keeps_last_good_image():
         stylize(CONTENT, [STYLE], StylizeSettings(size=32, iterations=10, lr=1e38))
     assert info.value.result.iterations == 1
     assert np.isfinite(info.value.result.image).all()
+    with pytest.raises(OptimizationDiverged) as info:  # at a coarse scale: the kept image has the full size
+        stylize(CONTENT, [STYLE], StylizeSettings(size=64, scales=2, iterations=10, lr=1e38, original_colors=True))
+    assert info.value.result.image.shape == (48, 64, 3) and np.isfinite(info.value.result.image).all()
 
 
 @pytest.mark.parametrize("kwargs,match", [
