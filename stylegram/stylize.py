@@ -119,9 +119,8 @@ def coarse_to_fine(coarse: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
     """The coarse scale's result for its low frequencies, ``start``'s own high frequencies for the rest.
 
     One Laplacian-pyramid step: upsampling alone would hand the next scale a blurred image, whose
-    fine-layer style statistics must then be rebuilt from nothing (measured: plain bicubic
-    upsampling made coarse-to-fine slower than a single scale at 128-256 px; with the detail
-    kept it is faster, see README).
+    fine-layer style statistics must then be rebuilt (measured at 64 -> 128 px: the fine scale's
+    first loss is 2.37 with the detail kept, 2.88 upsampled, 5.57 for the photo; README).
     """
     size = start.shape[-2:]
     blurred_start = F.interpolate(F.interpolate(start, size=coarse.shape[-2:], mode="area"), size=size,
