@@ -91,7 +91,7 @@ def run_pastiche(content: Path, style: Path, size: int, iterations: int, out: Pa
 
 
 def run_stylegram(content: Path, style: Path, size: int, budget: float, weights: dict, out: Path,
-                  precision: str, target: float, k: float) -> tuple[float, int, float | None]:
+                  precision: str, target: float, k: float, scales: int = 0) -> tuple[float, int, float | None]:
     """Run under the budget; also note when the loss (÷ k, at the final scale) first reached ``target``."""
     from stylegram.images import save_image
     from stylegram.settings import StylizeSettings
@@ -104,7 +104,7 @@ def run_stylegram(content: Path, style: Path, size: int, budget: float, weights:
         if not reached and progress.scale == progress.scales and progress.loss / k <= target:
             reached.append(time.perf_counter() - started)
 
-    settings = StylizeSettings(size=size, scales=0, iterations=1000, iterations_per_scale=None, precision=precision,
+    settings = StylizeSettings(size=size, scales=scales, iterations=1000, iterations_per_scale=None, precision=precision,
                                time_limit=max(1.0, budget - 8.0), **weights)  # 8 s kept for start-up and saving
     result = stylize(content, [style], settings, callback=watch)
     save_image(result.image, out, recipe=result.recipe)
@@ -143,6 +143,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=384)
     parser.add_argument("--pastiche-iterations", type=int, default=500)
     parser.add_argument("--budget", type=float, default=1 / 3, help="stylegram's time as a fraction of pastiche's")
+    parser.add_argument("--scales", type=int, default=0, help="stylegram's --scales (0: its automatic schedule)")
     parser.add_argument("--precision", default="bf16", choices=("fp32", "bf16"))
     parser.add_argument("--work", type=Path, default=ROOT / "bench-out")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "compare.jpg")
@@ -158,7 +159,7 @@ def main() -> None:
         pastiche_score = score(pastiche_png)
         stylegram_s, iterations, reached_s = run_stylegram(content, style, args.size, args.budget * pastiche_s,
                                                            score.matched_weights(), stylegram_png, args.precision,
-                                                           pastiche_score, score.k)
+                                                           pastiche_score, score.k, args.scales)
         row = {"pair": pair, "content": str(content), "style": str(style), "size": args.size,
                "pastiche_s": pastiche_s, "pastiche_iterations": args.pastiche_iterations,
                "pastiche_score": pastiche_score, "stylegram_s": stylegram_s, "stylegram_reached_s": reached_s,
