@@ -197,8 +197,7 @@ def test_coarse_to_fine_beats_one_scale_at_the_same_work(original_weights):
     common = dict(size=128, precision="fp32", targets="torch", cache=False, tol=0, style_weight=100)
     one = stylize(CONTENT, [STYLE], StylizeSettings(scales=1, iterations=80, **common))
     two = stylize(CONTENT, [STYLE], StylizeSettings(scales=2, iterations_per_scale=(80, 60), **common))
-    work = {"one": 80 * 128**2, "two": 80 * 64**2 + 60 * 128**2}
-    assert work["two"] <= work["one"]
+    # work: one scale 80 x 128² pixel-iterations; two scales 80 x 64² + 60 x 128² = the same 80 x 128²
     scores = [_losses_of(r.image, StylizeSettings(**common), original_weights)["loss_weighted"] for r in (one, two)]
     assert scores[1] < 0.85 * scores[0], scores  # measured 2.37 vs 3.07
 
