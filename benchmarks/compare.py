@@ -1,7 +1,7 @@
 """Head-to-head: stylegram vs pastiche 1.6.0 on the same pair, same objective, scored by one function.
 
     .venv/bin/python benchmarks/compare.py --size 384 --pair tubingen.jpg:starry_night.jpg \\
-        --pair golden_gate.jpg:the_scream.jpg --out docs/compare.png
+        --pair golden_gate.jpg:the_scream.jpg --out docs/compare.jpg
 
 Both use the original VGG19 weights, average pooling, content relu4_2 and style
 relu1_1..relu5_1. pastiche runs its full schedule (500 L-BFGS iterations, its defaults:

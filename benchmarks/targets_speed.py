@@ -32,7 +32,8 @@ def target_timings(size: int, repeats: int) -> tuple[float, float]:
     from stylegram.runtime.sessions import Provider, SessionConfig, shared_session
     from stylegram.runtime.targets import image_grams
     from stylegram.settings import StylizeSettings
-    from stylegram.targets import managed_model, torch_grams
+    from stylegram.export.managed import managed_model
+    from stylegram.targets import torch_grams
     from stylegram.weights import load_weights
 
     weights = load_weights()

@@ -18,6 +18,7 @@ from .fileio import atomic_write
 
 OUTPUT_FORMATS: dict[str, str] = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 RECIPE_KEY = "stylegram.recipe"
+EXIF_IMAGE_DESCRIPTION = 0x010E  # where WebP files keep the recipe
 
 
 def _open_and_load(path: Path) -> Image.Image:
@@ -135,7 +136,7 @@ def output_format(path: Path, *, option: str = "--output") -> str:
 
 
 def save_image(array: np.ndarray, path: str | Path, *, recipe: Mapping | None = None) -> None:
-    """Write an image atomically; PNG keeps ``recipe`` as JSON in a text chunk, JPEG/WebP as a comment/XMP-free note."""
+    """Write an image atomically with ``recipe`` as JSON: a PNG text chunk, a JPEG comment, WebP EXIF ImageDescription."""
     path = Path(path)
     fmt = output_format(path)
     image = to_pil(array)
@@ -152,14 +153,18 @@ def save_image(array: np.ndarray, path: str | Path, *, recipe: Mapping | None = 
             params["comment"] = text.encode()
     elif fmt == "WEBP":
         params.update(quality=95)
+        if text is not None:
+            exif = Image.Exif()
+            exif[EXIF_IMAGE_DESCRIPTION] = text
+            params["exif"] = exif.tobytes()
     with atomic_write(path) as tmp:
         image.save(tmp, format=fmt, **params)
 
 
 def read_recipe(path: str | Path) -> dict | None:
-    """The recipe stored by :func:`save_image` in a PNG or JPEG, or None."""
+    """The recipe stored by :func:`save_image` in a PNG, JPEG or WebP, or None."""
     with Image.open(path) as image:
-        text = image.info.get(RECIPE_KEY) or image.info.get("comment")
+        text = image.info.get(RECIPE_KEY) or image.info.get("comment") or image.getexif().get(EXIF_IMAGE_DESCRIPTION)
     if isinstance(text, bytes):
         text = text.decode()
     return json.loads(text) if text else None

@@ -1,17 +1,30 @@
-"""The descent on the pixels: optimizers, convergence stop, time limit, progress, NaN guard."""
+"""The optimization loop at one scale: L-BFGS or Adam, convergence stop, time limit, progress, NaN guard.
+
+It never raises to end a scale: every way a scale can end is a ``Stop`` in the returned
+``ScaleOutcome``, which carries what ``--resume`` needs when the stop was requested.
+"""
 
 from __future__ import annotations
 
+import enum
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 
-from .errors import OptimizationError
-
 CONVERGENCE_WINDOW = 10  # iterations over which --tol compares the loss
+
+
+class Stop(str, enum.Enum):
+    """Why a scale (or a run) ended. Compares equal to its value."""
+
+    BOUND = ""  # ran to its iteration bound
+    CONVERGED = "converged"
+    TIME_LIMIT = "time limit"
+    INTERRUPTED = "interrupted"  # a stop was requested (SIGINT/SIGTERM): resumable
+    DIVERGED = "diverged"  # the loss became NaN or infinite
 
 
 @dataclass(frozen=True)
@@ -33,33 +46,24 @@ class Progress:
 
 @dataclass
 class LoopState:
-    """What the loop carries across scales: counters, clock, and the last finite image."""
+    """What the loop carries across scales: counters and clock."""
 
     total_iterations: int
     done: int = 0
     started: float = 0.0
     deadline: float | None = None
-    stopped: str = ""  # "", "converged", "time limit"
 
 
-class OptimizationDiverged(OptimizationError):
-    """The loss became NaN or infinite; ``image`` is the last finite image (a tensor)."""
+@dataclass
+class ScaleOutcome:
+    """How one scale ended: its last finite image and losses, and what a resumption needs."""
 
-    def __init__(self, message: str, image: torch.Tensor, iterations: int):
-        super().__init__(message)
-        self.image = image
-        self.iterations = iterations
-        self.result = None  # filled in by stylize() with a finished Result
-
-
-class StopRequested(Exception):
-    """Raised at an iteration boundary when a stop was requested; carries what ``--resume`` needs."""
-
-    def __init__(self, image: torch.Tensor, optimizer_state: dict, history: list[float]):
-        super().__init__("stop requested")
-        self.image, self.optimizer_state, self.history = image, optimizer_state, history
-        self.snapshot = None  # filled in by stylize() with a resume.Snapshot
-        self.recipe: dict = {}
+    image: torch.Tensor
+    losses: dict[str, float]
+    stopped: Stop
+    history: list[float] = field(default_factory=list)  # loss per iteration at this scale
+    optimizer_state: dict = field(default_factory=dict)  # only kept for Stop.INTERRUPTED
+    message: str = ""
 
 
 def make_optimizer(kind: str, image: torch.Tensor, lr: float) -> torch.optim.Optimizer:
@@ -81,19 +85,23 @@ def converged(history: list[float], tol: float) -> bool:
 def optimize(objective, image: torch.Tensor, state: LoopState, *, optimizer: str, lr: float, iterations: int,
              tol: float = 0.0, callback: Callable[[Progress], None] | None = None,
              scale: tuple[int, int, int] = (1, 1, 0), optimizer_state: dict | None = None,
-             history: list[float] | None = None,
-             should_stop: Callable[[], bool] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-    """Descend for up to ``iterations`` at one scale; returns (last finite image, its losses).
+             history: list[float] | None = None, losses: dict[str, float] | None = None,
+             should_stop: Callable[[], bool] | None = None) -> ScaleOutcome:
+    """Descend for up to ``iterations`` at one scale.
 
-    ``optimizer_state`` and ``history`` continue a stopped run; ``should_stop`` is polled after
-    every iteration and ends the run with ``StopRequested`` at that boundary.
+    ``optimizer_state``, ``history`` and ``losses`` continue a stopped run exactly where it
+    stopped. ``should_stop`` is polled after every iteration; a scale that ended at that same
+    iteration (converged, bound) still ends there on resumption, because a continued history
+    is checked for convergence before the first new iteration.
     """
     opt = make_optimizer(optimizer, image, lr)
     if optimizer_state:
         opt.load_state_dict({"state": {0: optimizer_state}, "param_groups": opt.state_dict()["param_groups"]})
-    terms: dict[str, float] = {}
+    terms: dict[str, float] = dict(losses or {})
     history = list(history or [])
     good = image.detach().clone()
+    if converged(history, tol):  # resumed at the iteration where this scale converged
+        return ScaleOutcome(good, terms, Stop.CONVERGED, history)
 
     def closure() -> torch.Tensor:
         opt.zero_grad(set_to_none=True)
@@ -106,7 +114,8 @@ def optimize(objective, image: torch.Tensor, state: LoopState, *, optimizer: str
         opt.step(closure)
         state.done += 1
         if not all(math.isfinite(v) for v in terms.values()) or not torch.isfinite(image).all():
-            raise _diverged(state.done, good)
+            state.done -= 1
+            return ScaleOutcome(good, {}, Stop.DIVERGED, history, message=_diverged_message(state.done + 1))
         if optimizer == "adam":
             with torch.no_grad():
                 image.clamp_(0, 1)
@@ -116,17 +125,14 @@ def optimize(objective, image: torch.Tensor, state: LoopState, *, optimizer: str
             callback(Progress(state.done, state.total_iterations, terms["loss"], terms["content"], terms["style"],
                               terms["tv"], time.perf_counter() - state.started, image.detach(), *scale))
         if should_stop is not None and should_stop():
-            raise StopRequested(good, opt.state_dict()["state"].get(0, {}), history)
+            return ScaleOutcome(good, dict(terms), Stop.INTERRUPTED, history, opt.state_dict()["state"].get(0, {}))
         if state.deadline is not None and time.perf_counter() >= state.deadline:
-            state.stopped = "time limit"
-            break
+            return ScaleOutcome(good, terms, Stop.TIME_LIMIT, history)
         if converged(history, tol):
-            state.stopped = "converged"
-            break
-    return good, terms
+            return ScaleOutcome(good, terms, Stop.CONVERGED, history)
+    return ScaleOutcome(good, terms, Stop.BOUND, history)
 
 
-def _diverged(iteration: int, good: torch.Tensor) -> OptimizationDiverged:
-    return OptimizationDiverged(
-        f"the loss became NaN or infinite at iteration {iteration} (try a lower --lr or another "
-        f"--optimizer); stopped and kept the image of iteration {iteration - 1}", good, iteration - 1)
+def _diverged_message(iteration: int) -> str:
+    return (f"the loss became NaN or infinite at iteration {iteration} (try a lower --lr or another "
+            f"--optimizer); stopped and kept the image of iteration {iteration - 1}")

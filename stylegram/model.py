@@ -12,6 +12,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .errors import InputError
 from .layers import POOLING_MODES, deepest_layer, vgg19_layers
 from .weights import Preprocessing, Weights
 
@@ -63,7 +64,7 @@ class VGG19Features(nn.Module):
     def __init__(self, weights: Weights, layers: Sequence[str], *, pool: str = "avg"):
         super().__init__()
         if pool not in POOLING_MODES:
-            raise ValueError(f"pool must be one of {POOLING_MODES}, got {pool!r}")
+            raise InputError(f"--pool must be one of {', '.join(POOLING_MODES)}, got {pool}")
         self.outputs = tuple(dict.fromkeys(layers))
         self.pool = pool
         self.weights_name = weights.name

@@ -62,6 +62,20 @@ class ModelInfo:
             raise ModelFileError(f"model {source}: not a stylegram feature model (metadata {exc} missing or invalid); "
                                  "make one with: stylegram export") from None
 
+    @classmethod
+    def describe(cls, weights, *, content_layers: tuple[str, ...], style_layers: tuple[str, ...], pool: str,
+                 gram: bool = True, opset: int = DEFAULT_OPSET, fp16: bool = False) -> "ModelInfo":
+        """The metadata an export of ``weights`` with these options carries (also the cache keys' fingerprint).
+
+        Plain values in, so building a cache key needs neither torch's exporter nor ``onnx``.
+        """
+        from . import __version__
+
+        return cls(version=__version__, weights_name=weights.name, weights_sha256=weights.sha256, pooling=pool,
+                   preprocessing=json.dumps(asdict(weights.preprocessing), sort_keys=True),
+                   content_layers=tuple(content_layers), style_layers=tuple(style_layers), gram=gram,
+                   gram_normalization=GRAM_NORMALIZATION, opset=opset, dtype="float16" if fp16 else "float32")
+
     def fingerprint(self) -> str:
         """What the model computes, for cache keys: weights, layers, pooling, normalization, precision."""
         return json.dumps({

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import InputError
 from .fileio import atomic_write
+
+if TYPE_CHECKING:
+    import torch
 
 FORMAT = "stylegram-resume-1"
 
@@ -26,9 +28,10 @@ class Snapshot:
     scale_index: int
     scale_done: int
     total_done: int
-    image: torch.Tensor
+    image: "torch.Tensor"
     optimizer_state: dict
     history: list[float] = field(default_factory=list)
+    losses: dict[str, float] = field(default_factory=dict)  # of the last iteration, reported if nothing is left
 
 
 def state_path(output: Path) -> Path:
@@ -36,6 +39,7 @@ def state_path(output: Path) -> Path:
 
 
 def save_snapshot(path: Path, snapshot: Snapshot, recipe: dict) -> None:
+    import torch
     from safetensors.torch import save_file
 
     tensors = {"image": snapshot.image.detach().cpu().contiguous()}
@@ -51,12 +55,12 @@ def save_snapshot(path: Path, snapshot: Snapshot, recipe: dict) -> None:
             scalars[key] = {"value": value}
     meta = {"format": FORMAT, "recipe": json.dumps(recipe, sort_keys=True), "scalars": json.dumps(scalars),
             "counters": json.dumps([snapshot.scale_index, snapshot.scale_done, snapshot.total_done]),
-            "history": json.dumps(snapshot.history)}
+            "history": json.dumps(snapshot.history), "losses": json.dumps(snapshot.losses)}
     with atomic_write(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
 
 
-def load_snapshot(path: Path, recipe: dict, device: torch.device) -> Snapshot:
+def load_snapshot(path: Path, recipe: dict, device: "torch.device") -> Snapshot:
     """Read a state file and check that it belongs to ``recipe`` (same settings and inputs)."""
     from safetensors import safe_open
 
@@ -68,6 +72,7 @@ def load_snapshot(path: Path, recipe: dict, device: torch.device) -> Snapshot:
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}
         scalars, counters = json.loads(meta["scalars"]), json.loads(meta["counters"])
         history, saved_recipe = json.loads(meta["history"]), json.loads(meta["recipe"])
+        losses = json.loads(meta.get("losses", "{}"))
     except Exception as exc:  # damaged or foreign files
         raise InputError(f"--resume: saved state {path} is damaged ({str(exc)[:120]})") from None
     if meta.get("format") != FORMAT or _comparable(saved_recipe) != _comparable(recipe):
@@ -80,7 +85,7 @@ def load_snapshot(path: Path, recipe: dict, device: torch.device) -> Snapshot:
         else:
             state[key] = info["value"]
     state |= {key[4:]: t.to(device) for key, t in tensors.items() if key.startswith("opt.") and key.count(".") == 1}
-    return Snapshot(counters[0], counters[1], counters[2], tensors["image"].to(device), state, history)
+    return Snapshot(counters[0], counters[1], counters[2], tensors["image"].to(device), state, history, losses)
 
 
 def _comparable(recipe: dict) -> dict:

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Optional
 
 from .errors import InputError
+from .sizing import check_size
 from .layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, POOLING_MODES, parse_layer_list
 
 OPTIMIZERS = ("lbfgs", "adam")
@@ -58,6 +59,7 @@ class StylizeSettings:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, tuple(float(v) for v in value))
+        check_size(self.size)
         for ok, message in self._checks():
             if not ok:
                 raise InputError(message)
@@ -74,7 +76,6 @@ class StylizeSettings:
             return x >= 0 and math.isfinite(x)
 
         return [
-            (self.size > 0, f"--size must be a positive number of pixels, got {self.size}"),
             (self.iterations > 0, f"--iterations must be positive, got {self.iterations}"),
             (self.scales >= 0, f"--scales must be >= 0 (0: automatic), got {self.scales}"),
             (self.iterations_per_scale is None or (all(v > 0 for v in self.iterations_per_scale)

@@ -6,10 +6,7 @@ ONNX Runtime is faster on CPU and lets style Grams be shared with servers throug
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import json
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -18,16 +15,12 @@ import numpy as np
 import torch
 
 from .errors import InputError
-from .export.onnx_export import ExportOptions, export_model, model_info
-from .fileio import file_lock
-from .home import home
 from .losses import gram_matrix
 from .model import VGG19Features
 from .modelinfo import ModelInfo
 from .settings import StylizeSettings
+from .tensor_images import to_tensor
 from .weights import Weights
-
-log = logging.getLogger("stylegram.targets")
 
 
 @dataclass
@@ -48,88 +41,66 @@ def choose_engine(choice: str) -> str:
     return choice
 
 
-def export_options(s: StylizeSettings, *, fp16: bool = False) -> ExportOptions:
-    return ExportOptions(content_layers=s.content_layers, style_layers=s.style_layers, pool=s.pool, weights=s.weights,
-                         fp16=fp16)
-
-
-def managed_model(s: StylizeSettings, weights: Weights, *, fp16: bool = False) -> Path:
-    """The exported model for these settings in ``home()/models``, exported once when missing."""
-    options = export_options(s, fp16=fp16)
-    from . import __version__
-
-    tag = json.dumps({"v": __version__, "sha": weights.sha256, "c": options.content_layers, "s": options.style_layers,
-                      "p": options.pool, "o": options.opset, "fp16": fp16}, sort_keys=True)
-    name = f"vgg19-{s.pool}{'-fp16' if fp16 else ''}-{hashlib.sha256(tag.encode()).hexdigest()[:16]}.onnx"
-    path = home() / "models" / name
-    if not path.is_file():
-        with file_lock(path.with_suffix(".lock")):  # concurrent first runs export once
-            if not path.is_file():
-                log.info("exporting the feature model for these settings to %s (once)", path)
-                export_model(path, options, force=True)
-    return path
-
-
 def torch_grams(model: VGG19Features, image: torch.Tensor, layers: Sequence[str]) -> dict[str, np.ndarray]:
     with torch.no_grad():
         features = model(image)
     return {n: gram_matrix(features[n])[0].cpu().numpy() for n in layers}
 
 
-def compute_targets(s: StylizeSettings, weights: Weights, model: VGG19Features, work_rgb: np.ndarray,
-                    style_paths: Sequence[Path], style_rgbs: Sequence[np.ndarray], blend: Sequence[float],
-                    device: torch.device) -> Targets:
-    """Content features of ``work_rgb`` and the blended style Grams, with ORT or torch, cached."""
+def compute_targets(settings: StylizeSettings, size: int, weights: Weights, model: VGG19Features,
+                    work_rgb: np.ndarray, style_paths: Sequence[Path], style_rgbs: Sequence[np.ndarray],
+                    blend: Sequence[float], device: torch.device) -> Targets:
+    """Content features of ``work_rgb`` and the blended style Grams for a scale of long edge ``size``,
+    with ORT or torch, through the cache (keyed by ``size``, as ``cache add`` keys them)."""
     from .runtime.cache import GramCache
 
-    engine = choose_engine(s.targets)
-    cache = GramCache() if s.cache and not s.original_colors else None  # luminance styles depend on the content
+    engine = choose_engine(settings.targets)
+    # luminance-only styles depend on the content image, so they are never cached
+    cache = GramCache() if settings.cache and not settings.original_colors else None
     if engine == "ort":
-        grams, content, hits = _ort_targets(s, weights, work_rgb, style_paths, style_rgbs, cache)
+        grams, content, hits = _ort_targets(settings, size, weights, work_rgb, style_paths, style_rgbs, cache)
     else:
-        grams, content, hits = _torch_targets(s, weights, model, work_rgb, style_paths, style_rgbs, cache, device)
-    blended = {n: sum(w * g[n] for w, g in zip(blend, grams)) for n in s.style_layers}
+        grams, content, hits = _torch_targets(settings, size, weights, model, work_rgb, style_paths, style_rgbs,
+                                              cache, device)
+    blended = {n: sum(w * g[n] for w, g in zip(blend, grams)) for n in settings.style_layers}
     as_tensor = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32), device=device)  # noqa: E731
     return Targets({n: as_tensor(v) for n, v in content.items()},
                    {n: as_tensor(v)[None] for n, v in blended.items()}, engine, hits)
 
 
-def _ort_targets(s, weights, work_rgb, style_paths, style_rgbs, cache):
-    from .runtime.sessions import Provider, SessionConfig, shared_session
+def _ort_targets(settings, size, weights, work_rgb, style_paths, style_rgbs, cache):
+    from .export.managed import managed_model
+    from .runtime.sessions import SessionConfig, shared_session
     from .runtime.targets import check_model_matches, content_features, style_targets
 
-    path = Path(s.model) if s.model else managed_model(s, weights)
-    provider = Provider.CPU if s.device == "cpu" else Provider.AUTO
-    fs = shared_session(path, SessionConfig(provider=provider))
-    check_model_matches(fs.info, path, content_layers=s.content_layers, style_layers=s.style_layers,
-                        pool=s.pool, weights_sha256=weights.sha256)
-    results = [style_targets(fs, p, size=s.size, style_scale=s.style_scale, cache=cache, rgb=rgb)
+    path = Path(settings.model) if settings.model else managed_model(settings, weights)
+    session = shared_session(path, SessionConfig.for_device(settings.device))
+    check_model_matches(session.info, path, content_layers=settings.content_layers,
+                        style_layers=settings.style_layers, pool=settings.pool, weights_sha256=weights.sha256)
+    results = [style_targets(session, p, size=size, style_scale=settings.style_scale, cache=cache, rgb=rgb)
                for p, rgb in zip(style_paths, style_rgbs)]
     hits = [("hit" if r.cache_hit else "miss") if cache else "off" for r in results]
-    return [r.grams for r in results], content_features(fs, work_rgb, s.content_layers), hits
+    return [r.grams for r in results], content_features(session, work_rgb, settings.content_layers), hits
 
 
-def _torch_targets(s, weights, model, work_rgb, style_paths, style_rgbs, cache, device):
+def _torch_targets(settings, size, weights, model, work_rgb, style_paths, style_rgbs, cache, device):
     from .runtime.targets import style_cache_key
 
-    info: ModelInfo = model_info(export_options(s), weights)
+    info = ModelInfo.describe(weights, content_layers=settings.content_layers, style_layers=settings.style_layers,
+                              pool=settings.pool)
     grams, hits = [], []
     for path, rgb in zip(style_paths, style_rgbs):
         def compute(rgb=rgb) -> dict[str, np.ndarray]:
-            return torch_grams(model, _batch(rgb, device), s.style_layers)
+            return torch_grams(model, to_tensor(rgb, device), settings.style_layers)
 
         if cache is None:
             grams.append(compute())
             hits.append("off")
             continue
-        key = style_cache_key(Path(path), s.size, s.style_scale, info)
-        found, hit = cache.get_or_compute(key, s.style_layers, compute, image_name=Path(path).name)
+        key = style_cache_key(Path(path), size, settings.style_scale, info)
+        found, hit = cache.get_or_compute(key, settings.style_layers, compute, image_name=Path(path).name)
         grams.append(found)
         hits.append("hit" if hit else "miss")
     with torch.no_grad():
-        features = model(_batch(work_rgb, device))
-    return grams, {n: features[n].cpu().numpy() for n in s.content_layers}, hits
-
-
-def _batch(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None].to(device)
+        features = model(to_tensor(work_rgb, device))
+    return grams, {n: features[n].cpu().numpy() for n in settings.content_layers}, hits

@@ -45,7 +45,8 @@ def test_save_roundtrip_formats(tmp_path):
         save_image(array, path, recipe={"seed": 1})
         assert Image.open(path).size == (30, 20)
     np.testing.assert_allclose(load_image(tmp_path / "x.png"), array, atol=1 / 255)
-    assert read_recipe(tmp_path / "x.png") == {"seed": 1}
+    for ext in ("png", "jpg", "webp"):  # every output format keeps the recipe
+        assert read_recipe(tmp_path / f"x.{ext}") == {"seed": 1}, ext
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.jpg", "x.png", "x.webp"]  # no temp files left
     with pytest.raises(InputError, match="unknown image extension .bmp"):
         output_format(tmp_path / "x.bmp")

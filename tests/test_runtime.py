@@ -105,7 +105,6 @@ def test_runtime_imports_no_torch(small_model, tmp_path):
             main(["cache", "add", {str(STYLE)!r}, "--size", "48", "--model", {str(small_model)!r}, "--quiet"])
         except SystemExit as exc:
             assert not exc.code, exc.code
-        main_ls = main
         assert "torch" not in sys.modules, sorted(m for m in sys.modules if m.startswith("torch"))
         print("entries", len(list((__import__("pathlib").Path({str(tmp_path)!r}) / "grams").glob("*.safetensors"))))
     """)

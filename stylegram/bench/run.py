@@ -9,7 +9,8 @@ from pathlib import Path
 from ..errors import InputError
 from ..fileio import atomic_write
 from .features import FeatureRow, bench_image, bench_ort, bench_torch, torch_reference
-from .loop import LoopRow, bench_loop, machine_info, measured_matmul_gflops
+from .loop import LoopRow, bench_loop, measured_matmul_gflops
+from .machine import machine_info
 
 ENGINES = ("torch", "cpu", "cuda", "tensorrt")
 FEATURE_PRECISIONS = ("fp32", "fp16")
@@ -59,7 +60,7 @@ def run_bench(options: BenchOptions, *, progress=lambda text: None) -> BenchResu
 
     from ..layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
     from ..settings import StylizeSettings
-    from ..targets import managed_model
+    from ..export.managed import managed_model
     from ..weights import load_weights
 
     settings = StylizeSettings()

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ExportError, InputError
 from ..fileio import atomic_write, check_writable_target
 from ..layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, POOLING_MODES, min_image_side, parse_layer_list
-from ..modelinfo import DEFAULT_MODEL_PATH, DEFAULT_OPSET, GRAM_NORMALIZATION, INPUT_NAME, ModelInfo
+from ..modelinfo import DEFAULT_MODEL_PATH, DEFAULT_OPSET, INPUT_NAME, ModelInfo
 
 MIN_OPSET = 18  # the dynamo exporter's lowest target
 
@@ -95,15 +94,9 @@ def _check_output(output: Path, force: bool) -> None:
 
 
 def model_info(options: ExportOptions, weights) -> ModelInfo:
-    """The metadata an export with ``options`` and ``weights`` carries (also used for cache keys)."""
-    from .. import __version__
-
-    return ModelInfo(
-        version=__version__, weights_name=weights.name, weights_sha256=weights.sha256, pooling=options.pool,
-        preprocessing=json.dumps(asdict(weights.preprocessing), sort_keys=True),
-        content_layers=options.content_layers, style_layers=options.style_layers, gram=options.gram,
-        gram_normalization=GRAM_NORMALIZATION, opset=options.opset,
-        dtype="float16" if options.fp16 else "float32")
+    """The metadata an export with ``options`` and ``weights`` carries."""
+    return ModelInfo.describe(weights, content_layers=options.content_layers, style_layers=options.style_layers,
+                              pool=options.pool, gram=options.gram, opset=options.opset, fp16=options.fp16)
 
 
 def _export_proto(module, opset: int, min_side: int):

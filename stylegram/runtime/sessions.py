@@ -42,6 +42,16 @@ class SessionConfig:
     trt_cache_dir: str | None = None
     trt_profile: tuple[tuple[int, int], tuple[int, int], tuple[int, int]] = ((64, 64), (512, 512), (1024, 1024))
 
+    @classmethod
+    def for_device(cls, device: str) -> "SessionConfig":
+        """The session for a torch device name: ``cpu`` -> CPU; ``cuda`` or ``cuda:N`` -> GPU N, CPU as fallback."""
+        if device == "cpu":
+            return cls(provider=Provider.CPU)
+        _, _, index = device.partition(":")
+        if not device.startswith("cuda") or (index and not index.isdigit()):
+            raise ProviderError(f"--device {device}: unknown device; use cpu, cuda or cuda:N")
+        return cls(provider=Provider.AUTO, cuda_device=int(index or 0))
+
 
 @dataclass
 class FeatureSession:

@@ -10,8 +10,7 @@ import numpy as np
 
 from ..errors import ModelFileError
 from ..fileio import sha256_file
-from ..images import load_image
-from ..layers import min_image_side
+from ..sizing import load_style_image
 from ..modelinfo import ModelInfo, gram_output
 from .cache import CacheKey, GramCache
 from .sessions import FeatureSession
@@ -51,42 +50,41 @@ def to_batch(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32)
 
 
-def image_grams(fs: FeatureSession, rgb: np.ndarray) -> dict[str, np.ndarray]:
+def image_grams(session: FeatureSession, rgb: np.ndarray) -> dict[str, np.ndarray]:
     """Style Grams (C x C) of one H x W x 3 image, asking the session only for what is needed."""
-    layers = fs.info.style_layers
-    if fs.info.gram:
-        out = fs.run(to_batch(rgb), [gram_output(n) for n in layers])
+    layers = session.info.style_layers
+    if session.info.gram:
+        out = session.run(to_batch(rgb), [gram_output(n) for n in layers])
         return {n: out[gram_output(n)][0] for n in layers}
-    out = fs.run(to_batch(rgb), list(layers))
+    out = session.run(to_batch(rgb), list(layers))
     return {n: numpy_gram(out[n])[0] for n in layers}
 
 
-def content_features(fs: FeatureSession, rgb: np.ndarray, layers: Sequence[str]) -> dict[str, np.ndarray]:
+def content_features(session: FeatureSession, rgb: np.ndarray, layers: Sequence[str]) -> dict[str, np.ndarray]:
     """Content features (1 x C x h x w) of one H x W x 3 image."""
-    return fs.run(to_batch(rgb), list(layers))
+    return session.run(to_batch(rgb), list(layers))
 
 
 def style_cache_key(image_path: Path, size: int, style_scale: float, info: ModelInfo) -> CacheKey:
     return CacheKey(sha256_file(image_path), size, float(style_scale), info.fingerprint())
 
 
-def style_targets(fs: FeatureSession, image_path: str | Path, *, size: int, style_scale: float = 1.0,
+def style_targets(session: FeatureSession, image_path: str | Path, *, size: int, style_scale: float = 1.0,
                   cache: GramCache | None = None, rgb: np.ndarray | None = None) -> StyleTargets:
     """Grams of a style image resized so its long edge is ``size * style_scale``, through the cache.
 
     ``rgb`` may pass the already loaded and resized image; it is only used on a cache miss.
     """
     image_path = Path(image_path)
-    key = style_cache_key(image_path, size, style_scale, fs.info) if cache is not None else None
+    key = style_cache_key(image_path, size, style_scale, session.info) if cache is not None else None
+
     def compute() -> dict[str, np.ndarray]:
-        return image_grams(fs, rgb if rgb is not None else _load_style(image_path, size, style_scale, fs))
+        image = rgb if rgb is not None else load_style_image(image_path, size=size, style_scale=style_scale,
+                                                             style_layers=session.info.style_layers)
+        return image_grams(session, image)
 
     if cache is None:
         return StyleTargets(compute(), False)
-    grams, hit = cache.get_or_compute(key, fs.info.style_layers, compute, image_name=image_path.name)
+    grams, hit = cache.get_or_compute(key, session.info.style_layers, compute, image_name=image_path.name)
     return StyleTargets(grams, hit)
 
-
-def _load_style(path: Path, size: int, style_scale: float, fs: FeatureSession) -> np.ndarray:
-    return load_image(path, long_edge=max(1, round(size * style_scale)),
-                      min_side=min_image_side(fs.info.style_layers), what="style image")

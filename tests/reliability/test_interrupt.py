@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from ..conftest import CONTENT, STYLE
@@ -35,28 +36,33 @@ def test_signal_saves_best_image(tmp_path, signum, code):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
 
 
-def _stylize_cmd(out, *extra):
+def _stylize_cmd(out, *extra, defaults=False):
+    pinned = [] if defaults else ["--precision", "fp32", "--targets", "torch", "--no-cache"]
     return [sys.executable, "-m", "stylegram", "stylize", str(CONTENT), str(STYLE), "-o", str(out), "--size", "48",
-            "--iterations", "40", "--tol", "0", "--precision", "fp32", "--targets", "torch", "--no-cache",
-            "--quiet", *extra]
+            "--iterations", "40", "--tol", "0", *pinned, "--quiet", *extra]
+
+
+def _interrupt_at(cmd, tmp_path, name, iteration):
+    """Start ``cmd`` with --save-every 1, SIGINT it once iteration ``iteration`` was saved; return stderr."""
+    proc = subprocess.Popen([*cmd, "--save-every", "1"], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (tmp_path / f"{name}.iter{iteration:05d}.png").exists():
+        assert proc.poll() is None and time.time() < deadline, proc.stderr.read() if proc.poll() is not None else ""
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "--resume" in err, err
+    return err
 
 
 def test_resume_continues_to_the_same_result(tmp_path):
-    import numpy as np
-
+    """fp32, PyTorch targets, no cache: the pinned configuration."""
     from stylegram.images import load_image
 
     whole = tmp_path / "whole.png"
     subprocess.run(_stylize_cmd(whole), check=True, timeout=300)
     out = tmp_path / "resumed.png"
-    proc = subprocess.Popen(_stylize_cmd(out, "--save-every", "1"), stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while not (tmp_path / "resumed.iter00005.png").exists():
-        assert proc.poll() is None and time.time() < deadline
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "--resume" in err, err
+    _interrupt_at(_stylize_cmd(out), tmp_path, "resumed", 5)
     state = tmp_path / "resumed.resume.safetensors"
     assert state.exists() and not out.exists()
     finished = subprocess.run(_stylize_cmd(out, "--resume"), capture_output=True, text=True, timeout=300)
@@ -65,7 +71,23 @@ def test_resume_continues_to_the_same_result(tmp_path):
     assert not state.exists()  # consumed
 
 
-def test_resume_refuses_other_settings_or_missing_state(tmp_path, capsys):
+def test_resume_with_the_defaults_is_byte_identical(tmp_path, private_home):
+    """What a user gets: precision auto (bf16 where the CPU has it), ONNX Runtime targets, the cache on,
+    two scales; interrupted in the second scale, then resumed; other settings are refused."""
+    cmd = lambda out, *extra: [*_stylize_cmd(out, defaults=True), "--size", "128", "--scales", "2", *extra]  # noqa: E731
+    whole = tmp_path / "whole.png"
+    subprocess.run(cmd(whole), check=True, timeout=300)
+    out = tmp_path / "resumed.png"
+    _interrupt_at(cmd(out), tmp_path, "resumed", 52)  # scale 1 is iterations 1-40
+    refused = subprocess.run(cmd(out, "--resume", "--seed", "1"), capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "belongs to other settings or inputs" in refused.stderr, refused.stderr
+    assert (tmp_path / "resumed.resume.safetensors").exists() and not out.exists()  # the refusal kept the state
+    finished = subprocess.run(cmd(out, "--resume"), capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    assert out.read_bytes() == whole.read_bytes()  # same pixels and the same recipe
+
+
+def test_resume_refuses_a_missing_state(tmp_path, capsys):
     from stylegram.cli import main
 
     with pytest.raises(SystemExit) as info:

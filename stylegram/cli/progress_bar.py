@@ -1,0 +1,38 @@
+"""The stylize command's progress bar: iterations, current losses, seconds per iteration."""
+
+from __future__ import annotations
+
+
+class ProgressDisplay:
+    """A rich progress bar showing the current losses; silent when disabled."""
+
+    def __init__(self, total: int, *, enabled: bool):
+        self.total, self.enabled = total, enabled
+        self._bar = None
+        self._task = None
+
+    def __enter__(self) -> "ProgressDisplay":
+        return self
+
+    def _start(self) -> None:
+        """Show the bar at the first iteration, so load errors are not preceded by an empty bar."""
+        if self.enabled and self._bar is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(TextColumn("stylize"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                 TextColumn("{task.description}"), console=Console(stderr=True), transient=False)
+            self._bar.__enter__()
+            self._task = self._bar.add_task("", total=self.total)
+
+    def update(self, progress) -> None:
+        self._start()
+        if self._bar is not None:
+            scale = f"scale {progress.scale}/{progress.scales} ({progress.size} px) " if progress.scales > 1 else ""
+            text = (f"{scale}loss {progress.loss:.4g} (content {progress.content:.3g}, style {progress.style:.3g}, "
+                    f"tv {progress.tv:.3g}) {progress.elapsed / progress.iteration:.2f} s/it")
+            self._bar.update(self._task, completed=progress.iteration, description=text)
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)

@@ -1,0 +1,142 @@
+"""``stylegram stylize``: options -> settings, then the files around the library's run.
+
+The library decides how a run ended (``Result.stopped``); this module only writes files:
+the output, intermediate images, and on an interruption the best image so far and the
+state for ``--resume``.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, List, Optional, Sequence
+
+import typer
+
+from ..errors import InputError, OptimizationError
+from ..fileio import check_writable_target
+from ..images import output_format, save_image
+from ..resume import state_path
+from ..settings import OPTIMIZERS, StylizeSettings
+from .options import (DEFAULTS, ContentLayersOpt, DeviceOpt, ModelOpt, PoolOpt, QuietOpt, ScalesOpt, StyleLayersOpt,
+                      StyleScaleOpt, WeightsOpt, numbers, split_list, whole_numbers)
+from .progress_bar import ProgressDisplay
+from .stop_signals import BestSoFar, stop_on_signals
+
+
+def stylize(
+    content: Annotated[Path, typer.Argument(help="Content image (the photo).")],
+    styles: Annotated[List[Path], typer.Argument(help="One or more style images (paintings).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output image (.png, .jpg or .webp).")],
+    size: Annotated[int, typer.Option(help="Long edge of the output in pixels.")] = DEFAULTS.size,
+    iterations: Annotated[int, typer.Option(
+        help="Optimizer iterations at the final scale (one forward+backward each).")] = DEFAULTS.iterations,
+    scales: ScalesOpt = DEFAULTS.scales,
+    iterations_per_scale: Annotated[Optional[str], typer.Option(
+        help="Comma-separated iteration bounds per scale, coarsest first.")] = None,
+    tol: Annotated[float, typer.Option(
+        help="Stop a scale when the loss improves by less than this fraction over 10 iterations (0: never).")] = DEFAULTS.tol,
+    time_limit: Annotated[Optional[float], typer.Option(help="Stop after this many seconds of optimization.")] = DEFAULTS.time_limit,
+    optimizer: Annotated[str, typer.Option(help=f"Optimizer: {' or '.join(OPTIMIZERS)}.")] = DEFAULTS.optimizer,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate (default 1.0 for lbfgs, 0.05 for adam).")] = DEFAULTS.lr,
+    init: Annotated[str, typer.Option(help="Start image: content, noise, or an image path.")] = DEFAULTS.init,
+    seed: Annotated[int, typer.Option(help="Random seed (noise init, reproducibility).")] = DEFAULTS.seed,
+    content_weight: Annotated[float, typer.Option(help="Weight of the content loss.")] = DEFAULTS.content_weight,
+    style_weight: Annotated[float, typer.Option(help="Weight of the style loss.")] = DEFAULTS.style_weight,
+    tv_weight: Annotated[float, typer.Option(help="Weight of the total-variation (smoothness) loss.")] = DEFAULTS.tv_weight,
+    content_layers: ContentLayersOpt = ",".join(DEFAULTS.content_layers),
+    style_layers: StyleLayersOpt = ",".join(DEFAULTS.style_layers),
+    style_layer_weights: Annotated[Optional[str], typer.Option(
+        help="Comma-separated weight per style layer (default equal).")] = None,
+    pool: PoolOpt = DEFAULTS.pool,
+    style_blend: Annotated[Optional[str], typer.Option(
+        help="Comma-separated weight per style image (default equal).")] = None,
+    style_scale: StyleScaleOpt = DEFAULTS.style_scale,
+    original_colors: Annotated[bool, typer.Option(
+        "--original-colors", help="Transfer luminance only; keep the content's colours.")] = DEFAULTS.original_colors,
+    save_every: Annotated[int, typer.Option(help="Save an intermediate image every N iterations (0: never).")] = 0,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue the interrupted run saved next to --output (same command otherwise).")] = False,
+    weights: WeightsOpt = DEFAULTS.weights,
+    device: DeviceOpt = DEFAULTS.device,
+    precision: Annotated[str, typer.Option(
+        help="auto, fp32, or bf16 (bfloat16 autocast for the VGG passes: about 2x faster on CPUs with AMX; "
+             "auto picks it where the hardware has fast bf16).")] = DEFAULTS.precision,
+    targets: Annotated[str, typer.Option(
+        help="Who computes the fixed targets: ort (ONNX Runtime), torch, or auto (ort when installed).")] = DEFAULTS.targets,
+    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse and store style Grams in the cache.")] = DEFAULTS.cache,
+    model: ModelOpt = None,
+    max_pixels: Annotated[Optional[int], typer.Option(
+        help="Allow outputs up to this many pixels instead of checking the memory estimate.")] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Stylize CONTENT with the style of STYLE images and write the result to --output."""
+    settings = StylizeSettings(
+        size=size, iterations=iterations, scales=scales, tol=tol, time_limit=time_limit,
+        iterations_per_scale=whole_numbers(iterations_per_scale, "--iterations-per-scale"), optimizer=optimizer,
+        lr=lr, init=init, seed=seed, content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
+        content_layers=split_list(content_layers, "--content-layers"),
+        style_layers=split_list(style_layers, "--style-layers"),
+        style_layer_weights=numbers(style_layer_weights, "--style-layer-weights"),
+        style_blend=numbers(style_blend, "--style-blend"), style_scale=style_scale, pool=pool,
+        original_colors=original_colors, weights=weights, device=device, precision=precision, targets=targets,
+        cache=cache, model=str(model) if model else None, max_pixels=max_pixels)
+    run_stylize(content, styles, output, settings, save_every=save_every, quiet=quiet, resume=resume)
+
+
+def check_output(output: Path, inputs: Sequence[Path]) -> None:
+    """Refuse an unwritable output, an unknown format, or one that would overwrite an input."""
+    output_format(output)
+    check_writable_target(output, option="--output")
+    for path in inputs:
+        if output.exists() and path.exists() and output.resolve() == path.resolve():
+            raise InputError(f"--output {output}: is also an input image; refusing to overwrite it")
+
+
+def intermediate_path(output: Path, iteration: int) -> Path:
+    return output.with_name(f"{output.stem}.iter{iteration:05d}{output.suffix}")
+
+
+def run_stylize(content: Path, styles: Sequence[Path], output: Path, settings: StylizeSettings, *,
+                save_every: int = 0, quiet: bool = False, resume: bool = False) -> None:
+    """Run ``stylize`` and write what it produced; raise the error that decides the exit code."""
+    from ..loop import Stop
+    from ..stylize import stylize as run
+    from ..tensor_images import to_array
+
+    if save_every < 0:
+        raise InputError(f"--save-every must be >= 0, got {save_every}")
+    init_path = [Path(settings.init)] if settings.init not in ("content", "noise") else []
+    check_output(output, [content, *styles, *init_path])
+    display = ProgressDisplay(sum(its for _, its in settings.schedule()), enabled=not quiet)
+    best, received = BestSoFar(), []
+
+    def on_progress(progress) -> None:
+        best.update(progress)
+        display.update(progress)
+        if save_every and progress.iteration % save_every == 0 and progress.iteration < progress.iterations:
+            save_image(to_array(progress.image), intermediate_path(output, progress.iteration))
+
+    try:
+        with display, stop_on_signals(best, received):
+            result = run(content, styles, settings, callback=on_progress, should_stop=lambda: bool(received),
+                         resume=state_path(output) if resume else None)
+    except KeyboardInterrupt:  # a signal before the loop started, or a second one
+        raise best.save_interrupted(output, received[-1] if received else signal.SIGINT, None) from None
+    if result.stopped is Stop.INTERRUPTED:
+        raise best.save_interrupted(output, received[-1], result)
+    save_image(result.image, output, recipe=result.recipe)
+    if result.stopped is Stop.DIVERGED:
+        raise OptimizationError(f"{result.message}, saved as {output}")
+    state_path(output).unlink(missing_ok=True)
+    if not quiet:
+        _report(output, result)
+
+
+def _report(output: Path, result) -> None:
+    print(f"style targets: {result.targets_engine}, cache {', '.join(result.style_cache)}; "
+          f"start-up {result.startup_seconds:.1f} s", file=sys.stderr)
+    stop = f", stopped: {result.stopped.value}" if result.stopped else ""
+    print(f"wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}, {result.iterations} iterations "
+          f"in {result.seconds:.1f} s, loss {result.losses.get('loss', float('nan')):.4g}{stop})", file=sys.stderr)
