@@ -128,8 +128,10 @@ def test_two_processes_add_same_style(tmp_path):
     assert [p.name for p in (tmp_path / "grams").iterdir()] == [cache.entries()[0].path.name]
 
 
-def test_cache_commands(tmp_path, capsys, monkeypatch, private_home):
+def test_cache_commands(tmp_path, capsys, monkeypatch):
     from stylegram.cli import main
+
+    monkeypatch.setenv("STYLEGRAM_HOME", str(tmp_path / "home"))  # an empty cache, whatever ran before
 
     cache = GramCache()
     cache.put(_key(1), _grams(), image_name="alpha.jpg")
