@@ -15,7 +15,7 @@ from .layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, POOLING_MODES,
 
 OPTIMIZERS = ("lbfgs", "adam")
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.05}  # adam: 0.05 beat 0.02 and 0.1 at 128 and 256 px (README)
-TARGET_ENGINES = ("auto", "ort", "torch")
+TARGET_ENGINES = ("auto", "ort", "torch", "server")
 MIN_AUTO_SCALE = 192  # px: automatic schedules start at or above this long edge (README "Coarse to fine, measured")
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -47,7 +47,8 @@ class StylizeSettings:
     weights: Optional[str] = None  # None: the original VGG19; a torchvision .pth path; "random" (tests)
     device: str = "cpu"
     precision: str = "auto"  # "bf16": VGG passes under bfloat16 autocast; "auto": bf16 where the hardware has fast bf16
-    targets: str = "auto"  # who computes the fixed targets: "ort", "torch", or "auto" (ort when installed)
+    targets: str = "auto"  # who computes the fixed targets: "ort", "torch", "server", or "auto" (ort when installed)
+    server: Optional[str] = None  # http://HOST:PORT or grpc://HOST:PORT of `stylegram serve` (implies targets="server")
     cache: bool = True  # keep/reuse style Grams in the cache (home()/grams)
     model: Optional[str] = None  # exported .onnx for ORT targets; None: exported once into home()/models
     max_pixels: Optional[int] = None  # None: refuse sizes whose memory estimate exceeds available memory
@@ -60,6 +61,8 @@ class StylizeSettings:
             if value is not None:
                 object.__setattr__(self, name, tuple(float(v) for v in value))
         check_size(self.size)
+        if self.server and self.targets == "auto":
+            object.__setattr__(self, "targets", "server")
         for ok, message in self._checks():
             if not ok:
                 raise InputError(message)
@@ -93,6 +96,8 @@ class StylizeSettings:
             (positive(self.style_scale), f"--style-scale must be positive, got {self.style_scale}"),
             (self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision}"),
             (self.targets in TARGET_ENGINES, f"--targets must be one of {', '.join(TARGET_ENGINES)}, got {self.targets}"),
+            ((self.targets == "server") == bool(self.server),
+             "--targets server goes with --server URL (and --server with --targets server or auto)"),
         ]
 
     @property

@@ -34,6 +34,7 @@ class Targets:
 
 
 def choose_engine(choice: str) -> str:
+    """``auto``: ONNX Runtime when installed, else PyTorch; ``server`` asks ``settings.server``."""
     if choice == "auto":
         return "ort" if importlib.util.find_spec("onnxruntime") else "torch"
     if choice == "ort" and importlib.util.find_spec("onnxruntime") is None:
@@ -57,8 +58,9 @@ def compute_targets(settings: StylizeSettings, size: int, weights: Weights, mode
     engine = choose_engine(settings.targets)
     # luminance-only styles depend on the content image, so they are never cached
     cache = GramCache() if settings.cache and not settings.original_colors else None
-    if engine == "ort":
-        grams, content, hits = _ort_targets(settings, size, weights, work_rgb, style_paths, style_rgbs, cache)
+    if engine in ("ort", "server"):
+        session = _ort_session(settings, weights) if engine == "ort" else _server_session(settings, weights)
+        grams, content, hits = _session_targets(session, settings, size, work_rgb, style_paths, style_rgbs, cache)
     else:
         grams, content, hits = _torch_targets(settings, size, weights, model, work_rgb, style_paths, style_rgbs,
                                               cache, device)
@@ -68,15 +70,36 @@ def compute_targets(settings: StylizeSettings, size: int, weights: Weights, mode
                    {n: as_tensor(v)[None] for n, v in blended.items()}, engine, hits)
 
 
-def _ort_targets(settings, size, weights, work_rgb, style_paths, style_rgbs, cache):
+def _ort_session(settings, weights):
     from .export.managed import managed_model
     from .runtime.sessions import SessionConfig, shared_session
-    from .runtime.targets import check_model_matches, content_features, style_targets
+    from .runtime.targets import check_model_matches
 
     path = Path(settings.model) if settings.model else managed_model(settings, weights)
     session = shared_session(path, SessionConfig.for_device(settings.device))
     check_model_matches(session.info, path, content_layers=settings.content_layers,
                         style_layers=settings.style_layers, pool=settings.pool, weights_sha256=weights.sha256)
+    return session
+
+
+def _server_session(settings, weights):
+    """The server's model, checked before its numbers are used: same weights, layers, pooling, normalization."""
+    import json
+    from dataclasses import asdict
+
+    from .serve.client import ServerSession, check_server_model
+
+    session = ServerSession(settings.server)
+    check_server_model(session.info, settings.server, content_layers=settings.content_layers,
+                       style_layers=settings.style_layers, pool=settings.pool, weights_sha256=weights.sha256,
+                       preprocessing=json.dumps(asdict(weights.preprocessing), sort_keys=True))
+    return session
+
+
+def _session_targets(session, settings, size, work_rgb, style_paths, style_rgbs, cache):
+    """Style Grams (through the cache) and content features from an ONNX Runtime or server session."""
+    from .runtime.targets import content_features, style_targets
+
     results = [style_targets(session, p, size=size, style_scale=settings.style_scale, cache=cache, rgb=rgb)
                for p, rgb in zip(style_paths, style_rgbs)]
     hits = [("hit" if r.cache_hit else "miss") if cache else "off" for r in results]

@@ -23,7 +23,7 @@ def test_app_lists_every_command_group_without_main():
               "print(sorted(group.commands), sorted(group.commands['cache'].commands), 'torch' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split("] [") == ["['bench', 'cache', 'doctor', 'export', 'layers', 'stylize'",
+    assert proc.stdout.split("] [") == ["['bench', 'cache', 'doctor', 'export', 'layers', 'serve', 'stylize'",
                                         "'add', 'clear', 'ls', 'rm', 'verify'] False\n"]
 
 
@@ -93,7 +93,7 @@ def test_device_index_reaches_the_onnx_runtime_session(monkeypatch, original_wei
     from stylegram.runtime import sessions
     from stylegram.runtime.sessions import Provider, SessionConfig, provider_options
     from stylegram.settings import StylizeSettings
-    from stylegram.targets import _ort_targets
+    from stylegram.targets import _ort_session
 
     assert SessionConfig.for_device("cpu").provider is Provider.CPU
     config = SessionConfig.for_device("cuda:1")
@@ -110,7 +110,7 @@ def test_device_index_reaches_the_onnx_runtime_session(monkeypatch, original_wei
     monkeypatch.setattr(sessions, "shared_session", record)
     settings = StylizeSettings(device="cuda:1", model=str(CONTENT))  # the session is never built
     with pytest.raises(RuntimeError, match="recorded"):
-        _ort_targets(settings, 48, original_weights, np.zeros((48, 48, 3), np.float32), [], [], None)
+        _ort_session(settings, original_weights)
     assert seen == [SessionConfig(provider=Provider.AUTO, cuda_device=1)]
 
 

@@ -16,7 +16,7 @@ from ..errors import CacheError, InputError
 from ..images import OUTPUT_FORMATS
 from ..runtime.sessions import Provider
 from ..settings import StylizeSettings
-from .options import (DEFAULTS, ContentLayersOpt, ModelOpt, PoolOpt, ProviderOpt, QuietOpt, ScalesOpt, SizeListOpt,
+from .options import (DEFAULTS, ContentLayersOpt, ModelOpt, PoolOpt, ProviderOpt, QuietOpt, ScalesOpt, ServerOpt, SizeListOpt,
                       StyleLayersOpt, StyleScaleOpt, WeightsOpt, sizes, split_list)
 
 cache_app = typer.Typer(no_args_is_help=True, help="Precompute and manage cached style Gram matrices.")
@@ -46,6 +46,7 @@ def add(
     scales: ScalesOpt = DEFAULTS.scales,
     style_scale: StyleScaleOpt = DEFAULTS.style_scale,
     model: ModelOpt = None,
+    server: ServerOpt = None,
     provider: ProviderOpt = Provider.AUTO,
     content_layers: ContentLayersOpt = ",".join(DEFAULTS.content_layers),
     style_layers: StyleLayersOpt = ",".join(DEFAULTS.style_layers),
@@ -66,7 +67,12 @@ def add(
                             content_layers=split_list(content_layers, "--content-layers"),
                             style_layers=split_list(style_layers, "--style-layers")) for edge in sizes(size, "--size")]
     edges = sorted({edge for run in runs for edge, _ in run.schedule()})
-    session = shared_session(model or _default_model(runs[0]), SessionConfig(provider=provider))
+    if server:
+        from ..serve.client import ServerSession
+
+        session = ServerSession(server)
+    else:
+        session = shared_session(model or _default_model(runs[0]), SessionConfig(provider=provider))
     cache, hits, started = GramCache(), 0, time.perf_counter()
     with Progress(disable=quiet, transient=True) as bar:
         task = bar.add_task("style Grams", total=len(files) * len(edges))

@@ -22,17 +22,40 @@ def export(
     fp16: Annotated[bool, typer.Option("--fp16", help="Float16 compute (inputs and outputs stay float32).")] = False,
     opset: Annotated[int, typer.Option(help="ONNX opset to target.")] = DEFAULT_OPSET,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    triton: Annotated[Optional[Path], typer.Option(
+        help="Also write a Triton model repository here (DIR/<name>/config.pbtxt, DIR/<name>/1/model.onnx).")] = None,
+    triton_name: Annotated[str, typer.Option(help="Model name in the Triton repository.")] = "stylegram_vgg19",
+    triton_kind: Annotated[str, typer.Option(
+        help="cpu: KIND_CPU instances; gpu: KIND_GPU with the TensorRT accelerator.")] = "cpu",
+    max_batch: Annotated[int, typer.Option(help="Triton max_batch_size (dynamic batching up to this).")] = 8,
+    instances: Annotated[int, typer.Option(help="Triton model instances.")] = 1,
+    threads: Annotated[int, typer.Option(help="CPU instances: onnxruntime intra-op threads (0: default).")] = 0,
+    trt_fp16: Annotated[bool, typer.Option("--trt-fp16/--trt-fp32", help="GPU: TensorRT precision mode.")] = True,
     quiet: QuietOpt = False,
 ) -> None:
-    """Export the truncated VGG19 (preprocessing inside, named layer outputs) to one verified ONNX file."""
+    """Export the truncated VGG19 (preprocessing inside, named layer outputs) to one verified ONNX file,
+    and optionally a Triton model repository around it."""
     from ..export.onnx_export import ExportOptions, export_model, export_summary
 
     options = ExportOptions(content_layers=split_list(content_layers, "--content-layers"),
                             style_layers=split_list(style_layers, "--style-layers"), pool=pool,
                             weights=weights, gram=gram, fp16=fp16, opset=opset)
+    repository = None
+    if triton is not None:
+        from ..serve.triton_repo import TritonOptions, model_config_schema
+
+        repository = TritonOptions(name=triton_name, kind=triton_kind, max_batch=max_batch, instances=instances,
+                                   threads=threads, trt_fp16=trt_fp16)
+        model_config_schema()  # the schema is needed to validate: fail before the export's minute of work
     report = export_model(output, options, force=force)
+    if repository is not None:
+        from ..serve.triton_repo import write_repository
+
+        written = write_repository(triton, report.path, report.info, repository)
     if not quiet:
         typer.echo("\n".join(export_summary(report)))
+        if repository is not None:
+            typer.echo(f"wrote Triton model repository {written} (config validated against Triton's ModelConfig schema)")
 
 
 def layers(

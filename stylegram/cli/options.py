@@ -56,3 +56,6 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but
 ModelOpt = Annotated[Optional[Path], typer.Option(
     "--model", help="Exported .onnx feature model (default: exported once into the cache folder).")]
 SizeListOpt = Annotated[str, typer.Option("--size", help="Long edge(s) of the stylization, comma-separated.")]
+ServerOpt = Annotated[Optional[str], typer.Option(
+    "--server", help="A running `stylegram serve` (or Triton with `export --triton`'s repository): "
+                     "http://HOST:PORT or grpc://HOST:PORT.")]

@@ -19,7 +19,7 @@ from ..fileio import check_writable_target
 from ..images import output_format, save_image
 from ..resume import state_path
 from ..settings import OPTIMIZERS, StylizeSettings
-from .options import (DEFAULTS, ContentLayersOpt, DeviceOpt, ModelOpt, PoolOpt, QuietOpt, ScalesOpt, StyleLayersOpt,
+from .options import (DEFAULTS, ContentLayersOpt, DeviceOpt, ModelOpt, PoolOpt, QuietOpt, ScalesOpt, ServerOpt, StyleLayersOpt,
                       StyleScaleOpt, WeightsOpt, numbers, split_list, whole_numbers)
 from .progress_bar import ProgressDisplay
 from .stop_signals import BestSoFar, stop_on_signals
@@ -64,7 +64,9 @@ def stylize(
         help="auto, fp32, or bf16 (bfloat16 autocast for the VGG passes: about 2x faster on CPUs with AMX; "
              "auto picks it where the hardware has fast bf16).")] = DEFAULTS.precision,
     targets: Annotated[str, typer.Option(
-        help="Who computes the fixed targets: ort (ONNX Runtime), torch, or auto (ort when installed).")] = DEFAULTS.targets,
+        help="Who computes the fixed targets: ort (ONNX Runtime), torch, server (--server), or auto "
+             "(ort when installed).")] = DEFAULTS.targets,
+    server: ServerOpt = None,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse and store style Grams in the cache.")] = DEFAULTS.cache,
     model: ModelOpt = None,
     max_pixels: Annotated[Optional[int], typer.Option(
@@ -81,7 +83,7 @@ def stylize(
         style_layer_weights=numbers(style_layer_weights, "--style-layer-weights"),
         style_blend=numbers(style_blend, "--style-blend"), style_scale=style_scale, pool=pool,
         original_colors=original_colors, weights=weights, device=device, precision=precision, targets=targets,
-        cache=cache, model=str(model) if model else None, max_pixels=max_pixels)
+        cache=cache, model=str(model) if model else None, max_pixels=max_pixels, server=server)
     run_stylize(content, styles, output, settings, save_every=save_every, quiet=quiet, resume=resume)
 
 

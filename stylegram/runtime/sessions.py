@@ -41,6 +41,7 @@ class SessionConfig:
     trt_fp16: bool = False
     trt_cache_dir: str | None = None
     trt_profile: tuple[tuple[int, int], tuple[int, int], tuple[int, int]] = ((64, 64), (512, 512), (1024, 1024))
+    trt_batch: tuple[int, int, int] = (1, 1, 8)  # min, opt, max batch of the TensorRT shape profile
 
     @classmethod
     def for_device(cls, device: str) -> "SessionConfig":
@@ -80,16 +81,19 @@ def provider_options(choice: Provider, config: SessionConfig) -> tuple[str, dict
         return ORT_PROVIDER[choice], {"device_id": config.cuda_device, "use_tf32": int(config.cuda_tf32),
                                       "cudnn_conv_algo_search": "EXHAUSTIVE"}
     if choice is Provider.TENSORRT:
-        (h0, w0), (h1, w1), (h2, w2) = config.trt_profile
         options = {"device_id": config.cuda_device, "trt_fp16_enable": config.trt_fp16,
-                   "trt_profile_min_shapes": f"{INPUT_NAME}:1x3x{h0}x{w0}",
-                   "trt_profile_opt_shapes": f"{INPUT_NAME}:1x3x{h1}x{w1}",
-                   "trt_profile_max_shapes": f"{INPUT_NAME}:1x3x{h2}x{w2}"}
+                   **trt_profile_shapes(config.trt_profile, config.trt_batch)}
         if config.trt_cache_dir:
             options |= {"trt_engine_cache_enable": True, "trt_engine_cache_path": config.trt_cache_dir,
                         "trt_timing_cache_enable": True, "trt_timing_cache_path": config.trt_cache_dir}
         return ORT_PROVIDER[choice], options
     return ORT_PROVIDER[choice], {}
+
+
+def trt_profile_shapes(sizes: tuple[tuple[int, int], ...], batches: tuple[int, int, int]) -> dict[str, str]:
+    """TensorRT's min/opt/max input shapes (``image:NxCxHxW``) for (height, width) and batch triples."""
+    return {f"trt_profile_{kind}_shapes": f"{INPUT_NAME}:{batch}x3x{height}x{width}"
+            for kind, batch, (height, width) in zip(("min", "opt", "max"), batches, sizes)}
 
 
 def build_session(path: str | Path, config: SessionConfig = SessionConfig()) -> FeatureSession:
