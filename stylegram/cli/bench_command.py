@@ -27,12 +27,14 @@ def bench(
     """Benchmark feature extraction (torch eager vs ONNX Runtime providers) and the stylize loop."""
     from rich.console import Console
 
-    from ..bench.report import print_report, write_plot
+    from ..bench.report import print_report, pyplot, write_plot
     from ..bench.run import ENGINES, BenchOptions, run_bench, write_json
 
     for target, option in ((json_path, "--json"), (plot, "--plot")):
         if target is not None:
             check_writable_target(target, option=option)
+    if plot is not None:
+        pyplot()  # matplotlib missing: say so before minutes of benchmarking
     engines = ENGINES if providers == "auto" else split_list(providers, "--providers")
     options = BenchOptions(sizes=sizes(sizes_text, "--sizes"), engines=engines,
                            precisions=split_list(precision, "--precision"),
