@@ -9,7 +9,7 @@ TEST_STAMP := $(VENV)/.stylegram-test-installed
 .PHONY: setup setup-test demo test bench bench-serve clean
 
 # `make demo` needs only the core (torch CPU, onnxruntime, the weights); `make test` adds the
-# test tools and the heavy extras the tests exercise for real (PyTriton's Triton server, matplotlib).
+# test tools and the heavy extras the tests exercise for real (PyTriton's Triton server, Ray, matplotlib).
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml Makefile
 setup-test: $(TEST_STAMP)
 
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[cpu,test,serve,plot]'
+	$(BIN)/python -m pip install --quiet -e '.[cpu,test,serve,plot,scale]'
 	touch $@
 
 demo: setup

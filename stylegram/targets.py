@@ -76,7 +76,9 @@ def _ort_session(settings, weights):
     from .runtime.targets import check_model_matches
 
     path = Path(settings.model) if settings.model else managed_model(settings, weights)
-    session = shared_session(path, SessionConfig.for_device(settings.device))
+    # ONNX Runtime ignores OMP_NUM_THREADS and sizes its pool to the host: give it torch's thread budget,
+    # so a process limited to k threads (a batch worker) stays within k cores
+    session = shared_session(path, SessionConfig.for_device(settings.device, threads=torch.get_num_threads()))
     check_model_matches(session.info, path, content_layers=settings.content_layers,
                         style_layers=settings.style_layers, pool=settings.pool, weights_sha256=weights.sha256)
     return session

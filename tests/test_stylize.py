@@ -149,6 +149,20 @@ def test_ort_targets_give_the_same_result_as_torch_targets(private_home):
     np.testing.assert_allclose(cached[1].image, by_torch.image, atol=1e-4)
 
 
+def test_auto_precision_is_bf16_only_with_amx(monkeypatch):
+    from stylegram import devices
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(devices, "cpu_has_amx", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert devices.resolve_precision("auto", cpu) == "fp32"  # AVX512-BF16 alone: slower in bf16
+    monkeypatch.setattr(devices, "cpu_has_amx", lambda: True)
+    assert devices.resolve_precision("auto", cpu) == "bf16"
+    assert devices.resolve_precision("fp32", cpu) == "fp32" and devices.resolve_precision("bf16", cpu) == "bf16"
+    result = stylize(CONTENT, [STYLE], StylizeSettings(size=32, iterations=1))  # what the recipe records
+    assert result.recipe["precision_used"] == "bf16" and result.recipe["settings"]["precision"] == "auto"
+
+
 def test_bf16_precision_runs_and_lowers_style_loss():
     result = stylize(CONTENT, [STYLE], StylizeSettings(size=48, iterations=30, precision="bf16"))
     assert result.recipe["precision_used"] == "bf16"

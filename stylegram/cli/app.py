@@ -14,7 +14,7 @@ from typing import Optional
 import typer
 
 from ..errors import InputError, Interrupted, StylegramError
-from . import bench_command, environment, model_commands, serve_command, stylize_command
+from . import batch_command, bench_command, environment, model_commands, serve_command, stylize_command
 from .cache_commands import cache_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -23,6 +23,7 @@ app.command("stylize")(stylize_command.stylize)
 app.command("export")(model_commands.export)
 app.command("layers")(model_commands.layers)
 app.command("bench")(bench_command.bench)
+app.command("batch")(batch_command.batch)
 app.command("serve")(serve_command.serve)
 app.command("doctor")(environment.doctor)
 app.add_typer(cache_app, name="cache")

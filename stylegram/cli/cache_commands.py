@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, List
+from typing import Annotated, List, Optional
 
 import typer
 
@@ -17,7 +17,7 @@ from ..images import OUTPUT_FORMATS
 from ..runtime.sessions import Provider
 from ..settings import StylizeSettings
 from .options import (DEFAULTS, ContentLayersOpt, ModelOpt, PoolOpt, ProviderOpt, QuietOpt, ScalesOpt, ServerOpt, SizeListOpt,
-                      StyleLayersOpt, StyleScaleOpt, WeightsOpt, sizes, split_list)
+                      StyleLayersOpt, StyleScaleOpt, WeightsOpt, managed_model_path, sizes, split_list)
 
 cache_app = typer.Typer(no_args_is_help=True, help="Precompute and manage cached style Gram matrices.")
 IMAGE_SUFFIXES = set(OUTPUT_FORMATS) | {".tif", ".tiff", ".bmp"}
@@ -52,6 +52,10 @@ def add(
     style_layers: StyleLayersOpt = ",".join(DEFAULTS.style_layers),
     pool: PoolOpt = DEFAULTS.pool,
     weights: WeightsOpt = DEFAULTS.weights,
+    ray: Annotated[bool, typer.Option("--ray", help="Compute on a Ray cluster (Ray Data, one session per actor).")] = False,
+    address: Annotated[Optional[str], typer.Option(help="With --ray: cluster to join (default: a local one).")] = None,
+    workers: Annotated[int, typer.Option(help="With --ray: actors (0: automatic).")] = 0,
+    cpus_per_worker: Annotated[int, typer.Option(help="With --ray: CPUs and threads per actor (0: cores / workers).")] = 0,
     quiet: QuietOpt = False,
 ) -> None:
     """Compute and store the style Grams of STYLES for a stylization at each --size: one entry per
@@ -67,12 +71,15 @@ def add(
                             content_layers=split_list(content_layers, "--content-layers"),
                             style_layers=split_list(style_layers, "--style-layers")) for edge in sizes(size, "--size")]
     edges = sorted({edge for run in runs for edge, _ in run.schedule()})
+    if ray:
+        return _add_with_ray(files, edges, style_scale, model or (None if server else managed_model_path(runs[0])),
+                             server, address, workers, cpus_per_worker, quiet)
     if server:
         from ..serve.client import ServerSession
 
         session = ServerSession(server)
     else:
-        session = shared_session(model or _default_model(runs[0]), SessionConfig(provider=provider))
+        session = shared_session(model or managed_model_path(runs[0]), SessionConfig(provider=provider))
     cache, hits, started = GramCache(), 0, time.perf_counter()
     with Progress(disable=quiet, transient=True) as bar:
         task = bar.add_task("style Grams", total=len(files) * len(edges))
@@ -87,15 +94,25 @@ def add(
                    f"in {time.perf_counter() - started:.1f} s -> {cache.root}")
 
 
-def _default_model(settings: StylizeSettings) -> Path:
-    import importlib.util
+def _add_with_ray(files, edges, style_scale, model, server, address, workers, cpus_per_worker, quiet) -> None:
+    import ray as ray_module
 
-    if importlib.util.find_spec("torch") is None:
-        raise InputError("--model is required where torch is not installed (export one with: stylegram export)")
-    from ..export.managed import managed_model
-    from ..weights import load_weights
+    from ..batch.ray_cache import add_with_ray
+    from ..batch.ray_runner import plan_workers, start_ray
+    from ..runtime.cache import GramCache
 
-    return managed_model(settings, load_weights(settings.weights))
+    started, began = start_ray(address), time.perf_counter()
+    try:
+        count, threads = plan_workers(int(ray_module.cluster_resources().get("CPU", 1)), workers, cpus_per_worker)
+        hits = add_with_ray(files, edges, style_scale=style_scale, model=model, server=server, workers=count,
+                            threads=threads)
+    finally:
+        if started:
+            ray_module.shutdown()
+    if not quiet:
+        done = len(files) * len(edges)
+        typer.echo(f"{done} entries ({hits} already cached, {done - hits} computed; sizes {', '.join(map(str, edges))}) "
+                   f"on Ray, {count} actors x {threads} threads, in {time.perf_counter() - began:.1f} s -> {GramCache().root}")
 
 
 @cache_app.command("ls")

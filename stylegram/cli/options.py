@@ -9,11 +9,23 @@ import typer
 
 from ..errors import InputError
 from ..runtime.sessions import Provider
-from ..settings import StylizeSettings
+from ..settings import OPTIMIZERS, StylizeSettings
 from ..sizing import check_size
 
 DEFAULTS = StylizeSettings()  # the CLI's defaults are the library's
 T = TypeVar("T")
+
+
+def managed_model_path(settings: StylizeSettings = DEFAULTS) -> Path:
+    """The exported model for ``settings`` (exported once into the cache folder; that needs torch)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise InputError("--model is required where torch is not installed (export one with: stylegram export)")
+    from ..export.managed import managed_model
+    from ..weights import load_weights
+
+    return managed_model(settings, load_weights(settings.weights))
 
 
 def split_list(text: Optional[str], option: str, convert: Callable[[str], T] = str,
@@ -59,3 +71,23 @@ SizeListOpt = Annotated[str, typer.Option("--size", help="Long edge(s) of the st
 ServerOpt = Annotated[Optional[str], typer.Option(
     "--server", help="A running `stylegram serve` (or Triton with `export --triton`'s repository): "
                      "http://HOST:PORT or grpc://HOST:PORT.")]
+
+# stylize knobs that `stylize` and `batch` both take
+SizeOpt = Annotated[int, typer.Option("--size", help="Long edge of the output in pixels.")]
+IterationsOpt = Annotated[int, typer.Option(
+    "--iterations", help="Optimizer iterations at the final scale (one forward+backward each).")]
+TolOpt = Annotated[float, typer.Option(
+    "--tol", help="Stop a scale when the loss improves by less than this fraction over 10 iterations (0: never).")]
+TimeLimitOpt = Annotated[Optional[float], typer.Option("--time-limit", help="Stop after this many seconds of optimization.")]
+OptimizerOpt = Annotated[str, typer.Option("--optimizer", help=f"Optimizer: {' or '.join(OPTIMIZERS)}.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (noise init, reproducibility).")]
+ContentWeightOpt = Annotated[float, typer.Option("--content-weight", help="Weight of the content loss.")]
+StyleWeightOpt = Annotated[float, typer.Option("--style-weight", help="Weight of the style loss.")]
+TvWeightOpt = Annotated[float, typer.Option("--tv-weight", help="Weight of the total-variation (smoothness) loss.")]
+PrecisionOpt = Annotated[str, typer.Option(
+    "--precision", help="auto, fp32, or bf16 (bfloat16 autocast for the VGG passes: about 3x faster on CPUs with "
+                        "AMX, slower on CPUs without; auto picks it on AMX CPUs and bf16 GPUs).")]
+TargetsOpt = Annotated[str, typer.Option(
+    "--targets", help="Who computes the fixed targets: ort (ONNX Runtime), torch, server (--server), or auto "
+                      "(ort when installed).")]
+CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse and store style Grams in the cache.")]

@@ -12,7 +12,7 @@ import typer
 
 from ..errors import StylegramError
 from ..runtime.sessions import Provider
-from .options import ModelOpt, ProviderOpt, QuietOpt
+from .options import ModelOpt, ProviderOpt, QuietOpt, managed_model_path
 
 
 def serve(
@@ -35,7 +35,7 @@ def serve(
     """Serve the exported feature model (content features and style Grams) over HTTP and gRPC."""
     from ..serve.server import ServeOptions, start_server
 
-    options = ServeOptions(model=model or _default_model(), name=name, host=host, http_port=http_port,
+    options = ServeOptions(model=model or managed_model_path(), name=name, host=host, http_port=http_port,
                            grpc_port=grpc_port, metrics_port=metrics_port, max_batch=max_batch, batching=batching,
                            instances=instances, provider=provider, threads=threads, max_pixels=max_pixels,
                            log_file=log_file)
@@ -56,16 +56,3 @@ def serve(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _default_model() -> Path:
-    import importlib.util
-
-    if importlib.util.find_spec("torch") is None:
-        raise StylegramError("--model is required where torch is not installed (export one with: stylegram export)")
-    from ..export.managed import managed_model
-    from ..settings import StylizeSettings
-    from ..weights import load_weights
-
-    settings = StylizeSettings()
-    return managed_model(settings, load_weights(settings.weights))

@@ -18,9 +18,11 @@ from ..errors import InputError, OptimizationError
 from ..fileio import check_writable_target
 from ..images import output_format, save_image
 from ..resume import state_path
-from ..settings import OPTIMIZERS, StylizeSettings
-from .options import (DEFAULTS, ContentLayersOpt, DeviceOpt, ModelOpt, PoolOpt, QuietOpt, ScalesOpt, ServerOpt, StyleLayersOpt,
-                      StyleScaleOpt, WeightsOpt, numbers, split_list, whole_numbers)
+from ..settings import StylizeSettings
+from .options import (DEFAULTS, CacheOpt, ContentLayersOpt, ContentWeightOpt, DeviceOpt, IterationsOpt, ModelOpt,
+                      OptimizerOpt, PoolOpt, PrecisionOpt, QuietOpt, ScalesOpt, SeedOpt, ServerOpt, SizeOpt,
+                      StyleLayersOpt, StyleScaleOpt, StyleWeightOpt, TargetsOpt, TimeLimitOpt, TolOpt, TvWeightOpt,
+                      WeightsOpt, numbers, split_list, whole_numbers)
 from .progress_bar import ProgressDisplay
 from .stop_signals import BestSoFar, stop_on_signals
 
@@ -29,22 +31,20 @@ def stylize(
     content: Annotated[Path, typer.Argument(help="Content image (the photo).")],
     styles: Annotated[List[Path], typer.Argument(help="One or more style images (paintings).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output image (.png, .jpg or .webp).")],
-    size: Annotated[int, typer.Option(help="Long edge of the output in pixels.")] = DEFAULTS.size,
-    iterations: Annotated[int, typer.Option(
-        help="Optimizer iterations at the final scale (one forward+backward each).")] = DEFAULTS.iterations,
+    size: SizeOpt = DEFAULTS.size,
+    iterations: IterationsOpt = DEFAULTS.iterations,
     scales: ScalesOpt = DEFAULTS.scales,
     iterations_per_scale: Annotated[Optional[str], typer.Option(
         help="Comma-separated iteration bounds per scale, coarsest first.")] = None,
-    tol: Annotated[float, typer.Option(
-        help="Stop a scale when the loss improves by less than this fraction over 10 iterations (0: never).")] = DEFAULTS.tol,
-    time_limit: Annotated[Optional[float], typer.Option(help="Stop after this many seconds of optimization.")] = DEFAULTS.time_limit,
-    optimizer: Annotated[str, typer.Option(help=f"Optimizer: {' or '.join(OPTIMIZERS)}.")] = DEFAULTS.optimizer,
+    tol: TolOpt = DEFAULTS.tol,
+    time_limit: TimeLimitOpt = DEFAULTS.time_limit,
+    optimizer: OptimizerOpt = DEFAULTS.optimizer,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate (default 1.0 for lbfgs, 0.05 for adam).")] = DEFAULTS.lr,
     init: Annotated[str, typer.Option(help="Start image: content, noise, or an image path.")] = DEFAULTS.init,
-    seed: Annotated[int, typer.Option(help="Random seed (noise init, reproducibility).")] = DEFAULTS.seed,
-    content_weight: Annotated[float, typer.Option(help="Weight of the content loss.")] = DEFAULTS.content_weight,
-    style_weight: Annotated[float, typer.Option(help="Weight of the style loss.")] = DEFAULTS.style_weight,
-    tv_weight: Annotated[float, typer.Option(help="Weight of the total-variation (smoothness) loss.")] = DEFAULTS.tv_weight,
+    seed: SeedOpt = DEFAULTS.seed,
+    content_weight: ContentWeightOpt = DEFAULTS.content_weight,
+    style_weight: StyleWeightOpt = DEFAULTS.style_weight,
+    tv_weight: TvWeightOpt = DEFAULTS.tv_weight,
     content_layers: ContentLayersOpt = ",".join(DEFAULTS.content_layers),
     style_layers: StyleLayersOpt = ",".join(DEFAULTS.style_layers),
     style_layer_weights: Annotated[Optional[str], typer.Option(
@@ -60,14 +60,10 @@ def stylize(
         "--resume", help="Continue the interrupted run saved next to --output (same command otherwise).")] = False,
     weights: WeightsOpt = DEFAULTS.weights,
     device: DeviceOpt = DEFAULTS.device,
-    precision: Annotated[str, typer.Option(
-        help="auto, fp32, or bf16 (bfloat16 autocast for the VGG passes: about 2x faster on CPUs with AMX; "
-             "auto picks it where the hardware has fast bf16).")] = DEFAULTS.precision,
-    targets: Annotated[str, typer.Option(
-        help="Who computes the fixed targets: ort (ONNX Runtime), torch, server (--server), or auto "
-             "(ort when installed).")] = DEFAULTS.targets,
+    precision: PrecisionOpt = DEFAULTS.precision,
+    targets: TargetsOpt = DEFAULTS.targets,
     server: ServerOpt = None,
-    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse and store style Grams in the cache.")] = DEFAULTS.cache,
+    cache: CacheOpt = DEFAULTS.cache,
     model: ModelOpt = None,
     max_pixels: Annotated[Optional[int], typer.Option(
         help="Allow outputs up to this many pixels instead of checking the memory estimate.")] = None,

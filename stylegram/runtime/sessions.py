@@ -44,14 +44,14 @@ class SessionConfig:
     trt_batch: tuple[int, int, int] = (1, 1, 8)  # min, opt, max batch of the TensorRT shape profile
 
     @classmethod
-    def for_device(cls, device: str) -> "SessionConfig":
+    def for_device(cls, device: str, *, threads: int = 0) -> "SessionConfig":
         """The session for a torch device name: ``cpu`` -> CPU; ``cuda`` or ``cuda:N`` -> GPU N, CPU as fallback."""
         if device == "cpu":
-            return cls(provider=Provider.CPU)
+            return cls(provider=Provider.CPU, threads=threads)
         _, _, index = device.partition(":")
         if not device.startswith("cuda") or (index and not index.isdigit()):
             raise ProviderError(f"--device {device}: unknown device; use cpu, cuda or cuda:N")
-        return cls(provider=Provider.AUTO, cuda_device=int(index or 0))
+        return cls(provider=Provider.AUTO, cuda_device=int(index or 0), threads=threads)
 
 
 @dataclass

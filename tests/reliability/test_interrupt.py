@@ -71,10 +71,13 @@ def test_resume_continues_to_the_same_result(tmp_path):
     assert not state.exists()  # consumed
 
 
-def test_resume_with_the_defaults_is_byte_identical(tmp_path, private_home):
-    """What a user gets: precision auto (bf16 where the CPU has it), ONNX Runtime targets, the cache on,
-    two scales; interrupted in the second scale, then resumed; other settings are refused."""
-    cmd = lambda out, *extra: [*_stylize_cmd(out, defaults=True), "--size", "128", "--scales", "2", *extra]  # noqa: E731
+@pytest.mark.parametrize("precision", [[], ["--precision", "bf16"]], ids=["auto", "bf16"])
+def test_resume_with_the_defaults_is_byte_identical(tmp_path, private_home, precision):
+    """What a user gets: precision auto (bf16 on AMX CPUs; forced here too, since torch runs it on any
+    CPU), ONNX Runtime targets, the cache on, two scales; interrupted in the second scale, then
+    resumed; other settings are refused."""
+    cmd = lambda out, *extra: [*_stylize_cmd(out, defaults=True), "--size", "128", "--scales", "2",  # noqa: E731
+                               *precision, *extra]
     whole = tmp_path / "whole.png"
     subprocess.run(cmd(whole), check=True, timeout=300)
     out = tmp_path / "resumed.png"

@@ -1,0 +1,1 @@
+"""Batch mode: many stylizations and style caches on Ray (the `scale` extra)."""
