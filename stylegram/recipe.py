@@ -27,8 +27,12 @@ class RunSetup:
     style_blend: tuple[float, ...]  # one weight per style image, summing to 1
 
 
-def setup_run(settings: StylizeSettings, content: str | Path, styles: Sequence[str | Path]) -> RunSetup:
-    """Resolve the device and precision, decode the weights and hash the inputs: once per run."""
+def setup_run(settings: StylizeSettings, content: str | Path, styles: Sequence[str | Path], *,
+              plans: Sequence = ()) -> RunSetup:
+    """Resolve the device and precision, decode the weights and hash the inputs: once per run.
+
+    ``plans`` (one ``memory_estimate.Plan`` per scale) go into the recipe when any scale is tiled
+    or keeps a shorter L-BFGS history: then they shape the result."""
     from .errors import InputError
 
     if not styles:
@@ -37,7 +41,10 @@ def setup_run(settings: StylizeSettings, content: str | Path, styles: Sequence[s
     device = resolve_device(settings.device)
     precision = resolve_precision(settings.precision, device)
     weights = load_weights(settings.weights)
-    return RunSetup(device, precision, weights, make_recipe(settings, content, styles, weights, precision, blend), blend)
+    recipe = make_recipe(settings, content, styles, weights, precision, blend)
+    if any(plan.tile is not None or plan.history != 100 for plan in plans):
+        recipe["plan"] = [{"tile": plan.tile, "lbfgs_history": plan.history} for plan in plans]
+    return RunSetup(device, precision, weights, recipe, blend)
 
 
 def make_recipe(settings: StylizeSettings, content: str | Path, styles: Sequence[str | Path], weights: Weights,

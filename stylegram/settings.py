@@ -51,7 +51,9 @@ class StylizeSettings:
     server: Optional[str] = None  # http://HOST:PORT or grpc://HOST:PORT of `stylegram serve` (implies targets="server")
     cache: bool = True  # keep/reuse style Grams in the cache (home()/grams)
     model: Optional[str] = None  # exported .onnx for ORT targets; None: exported once into home()/models
-    max_pixels: Optional[int] = None  # None: refuse sizes whose memory estimate exceeds available memory
+    max_pixels: Optional[int] = None  # None: plan by memory (--memory); else allow up to this many pixels, whole
+    memory: Optional[float] = None  # GiB the run may use (None: what is available); beyond it, tiles
+    tile: Optional[int] = None  # force tiles of this many px (core, multiple of 16) on larger scales
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "content_layers", parse_layer_list(self.content_layers, option="--content-layers"))
@@ -86,6 +88,9 @@ class StylizeSettings:
              f"--iterations-per-scale: expected {self.scale_count} positive numbers (one per scale)"),
             (non_negative(self.tol), f"--tol must be >= 0, got {self.tol}"),
             (self.max_pixels is None or self.max_pixels > 0, f"--max-pixels must be positive, got {self.max_pixels}"),
+            (self.memory is None or positive(self.memory), f"--memory must be a positive number of GiB, got {self.memory}"),
+            (self.tile is None or (self.tile >= 64 and self.tile % 16 == 0),
+             f"--tile must be a multiple of 16 px, at least 64, got {self.tile}"),
             (self.time_limit is None or positive(self.time_limit), f"--time-limit must be positive, got {self.time_limit}"),
             (self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer}"),
             (self.lr is None or positive(self.lr), f"--lr must be a positive number, got {self.lr}"),

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from . import color
 from .loop import LoopState, Progress, ScaleOutcome, Stop, optimize
-from .memory_estimate import check_fits
+from .memory_estimate import Plan, scale_plans
 from .model import VGG19Features
 from .objective import Objective
 from .recipe import RunSetup, setup_run
@@ -28,6 +28,7 @@ from .sizing import content_min_side, load_style_image
 from .images import load_image
 from .targets import Targets, compute_targets
 from .tensor_images import to_array, to_tensor
+from .tiling import TiledObjective, plan_tiles
 
 __all__ = ["Progress", "Result", "Stop", "StylizeSettings", "prepare", "stylize"]
 
@@ -141,11 +142,10 @@ def stylize(content: str | Path, styles: Sequence[str | Path], settings: Stylize
     """
     settings = settings or StylizeSettings()
     called = time.perf_counter()
-    check_fits(Path(content), settings.size, (*settings.content_layers, *settings.style_layers),
-               max_pixels=settings.max_pixels)
     schedule = settings.schedule()
+    plans = plan_scales(content, settings)
     inputs = load_inputs(content, styles, settings, schedule[0][0])
-    setup = setup_run(settings, content, styles)
+    setup = setup_run(settings, content, styles, plans=plans)
     snapshot = load_snapshot(Path(resume), setup.recipe, setup.device) if isinstance(resume, (str, Path)) else resume
     first = snapshot.scale_index if snapshot is not None else 1
     state = LoopState(total_iterations=sum(its for _, its in schedule))
@@ -165,8 +165,11 @@ def stylize(content: str | Path, styles: Sequence[str | Path], settings: Stylize
             startup = state.started - called
             run_deadline = state.started + settings.time_limit if settings.time_limit else None
         state.deadline = scale_deadline(run_deadline, schedule[index - 1:])
-        outcome = optimize(run.objective, run.image, state, optimizer=settings.optimizer, lr=settings.learning_rate,
-                           iterations=iterations, tol=settings.tol, callback=callback,
+        plan = plans[index - 1]
+        objective = run.objective if plan.tile is None else TiledObjective(
+            run.objective, plan_tiles(*run.image.shape[-2:], plan.tile))
+        outcome = optimize(objective, run.image, state, optimizer=settings.optimizer, lr=settings.learning_rate,
+                           iterations=iterations, tol=settings.tol, callback=callback, lbfgs_history=plan.history,
                            scale=(index, len(schedule), size), should_stop=should_stop, **continued)
         if outcome.stopped is Stop.INTERRUPTED:
             return _interrupted(outcome, index, run, state, startup)
@@ -177,6 +180,12 @@ def stylize(content: str | Path, styles: Sequence[str | Path], settings: Stylize
             return _finish(outcome.image, run, settings, state, outcome, startup)
         image = outcome.image  # a coarse scale's stop (converged, time limit) only ends that scale
     raise AssertionError("unreachable: the last scale always returns")
+
+
+def plan_scales(content: str | Path, settings: StylizeSettings) -> list[Plan]:
+    """How each scale runs: the whole image, or tiles with a smaller L-BFGS history (``memory_estimate``)."""
+    return scale_plans(Path(content), settings.schedule(), (*settings.content_layers, *settings.style_layers),
+                       memory_gib=settings.memory, tile=settings.tile, max_pixels=settings.max_pixels)
 
 
 def _at_full_size(image: torch.Tensor, content: str | Path, styles: Sequence[str | Path], settings: StylizeSettings,

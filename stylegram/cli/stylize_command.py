@@ -66,7 +66,11 @@ def stylize(
     cache: CacheOpt = DEFAULTS.cache,
     model: ModelOpt = None,
     max_pixels: Annotated[Optional[int], typer.Option(
-        help="Allow outputs up to this many pixels instead of checking the memory estimate.")] = None,
+        help="Allow outputs up to this many pixels, whole, instead of planning by memory.")] = None,
+    memory: Annotated[Optional[float], typer.Option(
+        help="GiB this run may use (default: what is available); larger images are optimized in tiles, "
+             "with the whole image's Grams.")] = None,
+    tile: Annotated[Optional[int], typer.Option(help="Force tiles of this many px (multiple of 16).")] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Stylize CONTENT with the style of STYLE images and write the result to --output."""
@@ -79,7 +83,8 @@ def stylize(
         style_layer_weights=numbers(style_layer_weights, "--style-layer-weights"),
         style_blend=numbers(style_blend, "--style-blend"), style_scale=style_scale, pool=pool,
         original_colors=original_colors, weights=weights, device=device, precision=precision, targets=targets,
-        cache=cache, model=str(model) if model else None, max_pixels=max_pixels, server=server)
+        cache=cache, model=str(model) if model else None, max_pixels=max_pixels, server=server, memory=memory,
+        tile=tile)
     run_stylize(content, styles, output, settings, save_every=save_every, quiet=quiet, resume=resume)
 
 
@@ -100,6 +105,7 @@ def run_stylize(content: Path, styles: Sequence[Path], output: Path, settings: S
                 save_every: int = 0, quiet: bool = False, resume: bool = False) -> None:
     """Run ``stylize`` and write what it produced; raise the error that decides the exit code."""
     from ..loop import Stop
+    from ..stylize import plan_scales
     from ..stylize import stylize as run
     from ..tensor_images import to_array
 
@@ -107,6 +113,9 @@ def run_stylize(content: Path, styles: Sequence[Path], output: Path, settings: S
         raise InputError(f"--save-every must be >= 0, got {save_every}")
     init_path = [Path(settings.init)] if settings.init not in ("content", "noise") else []
     check_output(output, [content, *styles, *init_path])
+    plans = plan_scales(content, settings)
+    if not quiet and any(plan.tile for plan in plans):
+        _print_plan(content, settings, plans)
     display = ProgressDisplay(sum(its for _, its in settings.schedule()), enabled=not quiet)
     best, received = BestSoFar(), []
 
@@ -130,6 +139,18 @@ def run_stylize(content: Path, styles: Sequence[Path], output: Path, settings: S
     state_path(output).unlink(missing_ok=True)
     if not quiet:
         _report(output, result)
+
+
+def _print_plan(content: Path, settings: StylizeSettings, plans) -> None:
+    from PIL import Image
+
+    from ..images import scaled_size
+
+    with Image.open(content) as image:
+        size = image.size
+    for (edge, _), plan in zip(settings.schedule(), plans):
+        width, height = scaled_size(*size, edge)
+        print(f"plan: {plan.describe(height, width)}", file=sys.stderr)
 
 
 def _report(output: Path, result) -> None:

@@ -1,0 +1,136 @@
+"""The Gatys objective over tiles, with the whole image's Grams: memory bounded by a tile, not the image.
+
+The Gram of the whole image is a sum over positions, so it is the sum of the tiles' Grams, as long
+as each tile is computed with enough context (a halo) for its features to equal the whole image's.
+One evaluation is two passes:
+
+1. no gradient: every padded tile's features, cropped to its core, add up to the whole image's
+   Grams and content error (the loss, exactly);
+2. per tile: forward and backward of a surrogate whose gradient is this tile's share of the whole
+   loss's gradient: ``<2 (G - T), G_tile>`` per style layer (``G - T`` fixed from pass 1) plus the
+   tile's part of the content error. Each core feature belongs to one tile, so summing the padded
+   tiles' pixel gradients, halos included, gives the whole image's gradient.
+
+The halo: relu5_1's receptive field in VGG19 is 156 px (radius 78); 80 px keeps tiles on the 16 px
+grid of relu5_1's four poolings, so pooling windows line up with the whole image's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .layers import layers_by_name
+from .losses import EPS, tv_loss
+
+HALO = 80
+GRID = 16
+
+
+def receptive_field(layer: str) -> int:
+    """Receptive field (px) of one output of ``layer``: 3x3 convolutions and 2x2 poolings."""
+    size, stride = 1, 1
+    for current in (layer_ for layer_ in layers_by_name().values() if layer_.position <= layers_by_name()[layer].position):
+        if current.kind == "conv":
+            size += 2 * stride
+        elif current.kind == "pool":
+            size, stride = size + stride, stride * 2
+    return size
+
+
+@dataclass(frozen=True)
+class Tile:
+    core: tuple[int, int, int, int]  # y0, y1, x0, x1: the pixels whose features this tile owns
+    padded: tuple[int, int, int, int]  # the core plus the halo, clipped to the image
+
+
+def plan_tiles(height: int, width: int, tile: int, *, halo: int = HALO, grid: int = GRID) -> list[Tile]:
+    """Cores of ``tile`` px (rounded down to the grid; the last in a row or column takes the rest)."""
+    step = max(grid, tile // grid * grid)
+
+    def spans(extent: int) -> list[tuple[int, int]]:
+        starts = list(range(0, extent, step))
+        if len(starts) > 1 and extent - starts[-1] < grid:  # no sliver smaller than the grid
+            starts.pop()
+        return [(start, starts[i + 1] if i + 1 < len(starts) else extent) for i, start in enumerate(starts)]
+
+    return [Tile((y0, y1, x0, x1), (max(0, y0 - halo), min(height, y1 + halo), max(0, x0 - halo), min(width, x1 + halo)))
+            for y0, y1 in spans(height) for x0, x1 in spans(width)]
+
+
+class TiledObjective:
+    """The same loss and gradient as ``Objective`` (up to rounding), computed one tile at a time."""
+
+    def __init__(self, objective, tiles: list[Tile]):
+        self.objective, self.tiles = objective, tiles
+        self.pools = {n: layers_by_name()[n].pools_before for n in objective.model.outputs}
+
+    def _core(self, tile: Tile, name: str, feature: torch.Tensor, full: tuple[int, int]) -> tuple[torch.Tensor, tuple]:
+        """The padded tile's features over its core, and where they sit in the whole feature map."""
+        scale = 2 ** self.pools[name]
+        (y0, y1, x0, x1), (py0, py1, px0, px1) = tile.core, tile.padded
+        fy0, fx0 = y0 // scale, x0 // scale  # cores and halos are on the 16 px grid: exact
+        fy1 = full[0] if y1 == py1 else y1 // scale  # a core at the image's edge keeps the floor of pooling
+        fx1 = full[1] if x1 == px1 else x1 // scale
+        oy, ox = fy0 - py0 // scale, fx0 - px0 // scale
+        return feature[..., oy:oy + fy1 - fy0, ox:ox + fx1 - fx0], (fy0, fy1, fx0, fx1)
+
+    def _tile_terms(self, pixels: torch.Tensor, tile: Tile, sizes: dict) -> tuple[dict, dict]:
+        """Raw Gram sums (F^T F) and squared content errors of one padded tile's core."""
+        with torch.autocast(pixels.device.type, dtype=torch.bfloat16, enabled=self.objective.autocast_bf16):
+            found = self.objective.model(pixels.contiguous(memory_format=torch.channels_last))
+        grams, errors = {}, {}
+        for name in self.objective.style_layer_weights:
+            core, _ = self._core(tile, name, found[name].float(), sizes[name])
+            flat = core.reshape(core.shape[0], core.shape[1], -1)
+            grams[name] = flat @ flat.transpose(1, 2)
+        for name, target in self.objective.targets.content.items():
+            core, (a, b, c, d) = self._core(tile, name, found[name].float(), sizes[name])
+            errors[name] = (core - target[..., a:b, c:d]).pow(2).sum()
+        return grams, errors
+
+    def loss_and_grad(self, image: torch.Tensor) -> dict[str, float]:
+        """The loss terms of ``image``; its ``.grad`` is set to the loss's gradient."""
+        objective, targets = self.objective, self.objective.targets
+        sizes = {n: _feature_size(image.shape[-2:], p) for n, p in self.pools.items()}
+        counts = {n: t.shape[-1] * sizes[n][0] * sizes[n][1] for n, t in targets.style.items()}  # C x H x W
+        with torch.no_grad():  # pass 1: the whole image's Grams and content errors
+            grams = {n: torch.zeros_like(t) for n, t in targets.style.items()}
+            errors = {n: image.new_zeros(()) for n in targets.content}
+            for tile in self.tiles:
+                py0, py1, px0, px1 = tile.padded
+                tile_grams, tile_errors = self._tile_terms(image[..., py0:py1, px0:px1], tile, sizes)
+                for n in grams:
+                    grams[n] += tile_grams[n]
+                for n in errors:
+                    errors[n] += tile_errors[n]
+            content_scale = {n: 1.0 / (t.numel() * (t.pow(2).mean() + EPS)) for n, t in targets.content.items()}
+            style_scale = {n: w / (targets.style[n].pow(2).sum() + EPS) for n, w in objective.style_layer_weights.items()}
+            residual = {n: grams[n] / counts[n] - targets.style[n] for n in style_scale}
+            content = sum(errors[n] * content_scale[n] for n in errors)
+            style = sum(style_scale[n] * residual[n].pow(2).sum() for n in style_scale)
+        grad = torch.zeros_like(image)
+        for tile in self.tiles:  # pass 2: each tile's share of the gradient
+            py0, py1, px0, px1 = tile.padded
+            pixels = image.detach()[..., py0:py1, px0:px1].clone().requires_grad_(True)
+            tile_grams, tile_errors = self._tile_terms(pixels, tile, sizes)
+            surrogate = objective.style_weight * sum(
+                (2 * style_scale[n] / counts[n] * residual[n] * tile_grams[n]).sum() for n in residual)
+            surrogate = surrogate + objective.content_weight * sum(tile_errors[n] * content_scale[n] for n in tile_errors)
+            surrogate.backward()
+            grad[..., py0:py1, px0:px1] += pixels.grad
+        pixels = image.detach().clone().requires_grad_(True)
+        tv = tv_loss(pixels)
+        (objective.tv_weight * tv).backward()
+        image.grad = grad + pixels.grad
+        total = objective.content_weight * content + objective.style_weight * style + objective.tv_weight * tv.detach()
+        return {"loss": float(total), "content": float(content), "style": float(style), "tv": float(tv.detach())}
+
+
+def _feature_size(size, pools: int) -> tuple[int, int]:
+    height, width = int(size[0]), int(size[1])
+    for _ in range(pools):
+        height, width = height // 2, width // 2
+    return height, width
