@@ -55,7 +55,8 @@ class Plan:
         return f"{width}x{height}: {how}, L-BFGS history {self.history}, about {self.bytes / 2**30:.1f} GiB"
 
 
-def plan_fit(height: int, width: int, layers, budget: int, *, tile: int | None = None) -> Plan:
+def plan_fit(height: int, width: int, layers, budget: int, *, tile: int | None = None,
+             budget_source: str = "--memory") -> Plan:
     """The whole image if it fits ``budget`` bytes, else the largest tile (multiple of 16 px) that does,
     with as much L-BFGS history as a quarter of the budget holds (at least 10 pairs); ``tile`` forces one."""
     whole = estimate_bytes(height, width, layers)
@@ -72,7 +73,7 @@ def plan_fit(height: int, width: int, layers, budget: int, *, tile: int | None =
     smallest = fixed + history_bytes(height, width, MIN_HISTORY) + activation_bytes(64 + 2 * HALO, 64 + 2 * HALO, layers)
     raise InputError(f"--memory: a {width}x{height} stylization needs about {smallest / 2**30:.1f} GiB even in "
                      f"64 px tiles with {MIN_HISTORY} L-BFGS pairs; the budget is {budget / 2**30:.1f} GiB "
-                     "(use a smaller --size or a larger --memory)")
+                     f"({budget_source}); use a smaller --size or a larger --memory")
 
 
 def available_bytes() -> int | None:
@@ -109,6 +110,7 @@ def scale_plans(content: Path, schedule: list[tuple[int, int]], layers, *, memor
                              f"--max-pixels {max_pixels}")
         return [Plan(None, LBFGS_HISTORY, estimate_bytes(h, w, layers)) for h, w in dims]
     budget = int(memory_gib * 2**30) if memory_gib else (available_bytes() or 2**62)
-    plans = [plan_fit(h, w, layers, budget, tile=tile if tile and max(h, w) > tile else None)
+    source = "--memory" if memory_gib else "the memory available now"
+    plans = [plan_fit(h, w, layers, budget, tile=tile if tile and max(h, w) > tile else None, budget_source=source)
              for h, w in reversed(dims)]  # the largest first: a refusal names the scale that matters
     return plans[::-1]
