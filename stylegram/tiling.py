@@ -17,7 +17,6 @@ grid of relu5_1's four poolings, so pooling windows line up with the whole image
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -31,8 +30,8 @@ GRID = 16
 
 def receptive_field(layer: str) -> int:
     """Receptive field (px) of one output of ``layer``: 3x3 convolutions and 2x2 poolings."""
-    size, stride = 1, 1
-    for current in (layer_ for layer_ in layers_by_name().values() if layer_.position <= layers_by_name()[layer].position):
+    size, stride, last = 1, 1, layers_by_name()[layer].position
+    for current in (other for other in layers_by_name().values() if other.position <= last):
         if current.kind == "conv":
             size += 2 * stride
         elif current.kind == "pool":
