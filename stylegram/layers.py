@@ -103,13 +103,14 @@ def output_shape(name: str, height: int, width: int) -> tuple[int, int, int]:
     return layer.out_channels, height, width
 
 
+def layers_through(names: Iterable[str]) -> tuple[Layer, ...]:
+    """Every layer from the input up to and including the deepest of ``names``: what a model for them runs."""
+    last = deepest_layer(names).position
+    return tuple(layer for layer in vgg19_layers() if layer.position <= last)
+
+
 def conv_flops(names: Iterable[str], height: int, width: int) -> int:
     """Multiply-add FLOPs (2 per MAC) of the convolutions up to the deepest named layer."""
-    last = deepest_layer(names).position
-    total = 0
-    for layer in conv_layers():
-        if layer.position > last:
-            break
-        _, h, w = output_shape(layer.name, height, width)
-        total += 2 * h * w * layer.out_channels * layer.in_channels * 9
-    return total
+    return sum(2 * h * w * layer.out_channels * layer.in_channels * 9
+               for layer in layers_through(names) if layer.kind == "conv"
+               for _, h, w in [output_shape(layer.name, height, width)])

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
-from .layers import deepest_layer, output_shape, vgg19_layers
+from .layers import layers_through, output_shape
 
 HALO, GRID = 80, 16  # tiling.py's halo and grid (kept here without importing torch)
 
@@ -25,14 +25,8 @@ IMAGE_COPIES = 8  # image, gradient, last good and best images, L-BFGS direction
 
 def activation_bytes(height: int, width: int, layers) -> int:
     """Forward activations kept for the backward pass (and their gradients) at ``height`` x ``width``."""
-    last = deepest_layer(layers).position
-    values = 0.0
-    for layer in vgg19_layers():
-        if layer.position > last:
-            break
-        c, h, w = output_shape(layer.name, height, width)
-        values += ACTIVATION_COPIES * c * h * w
-    return int(values * BYTES_PER_VALUE)
+    values = sum(c * h * w for c, h, w in (output_shape(layer.name, height, width) for layer in layers_through(layers)))
+    return int(ACTIVATION_COPIES * values * BYTES_PER_VALUE)
 
 
 def history_bytes(height: int, width: int, pairs: int) -> int:
