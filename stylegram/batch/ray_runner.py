@@ -18,7 +18,7 @@ from typing import Callable
 from ..errors import StylegramError
 from ..home import HOME_ENV, home
 from ..images import read_recipe
-from .manifest import BatchItem, item_key
+from .manifest import BatchItem
 
 
 @dataclass
@@ -121,19 +121,19 @@ def plan_workers(cores: int, workers: int, cpus_per_worker: int, *, memory: floa
     return count, threads
 
 
-def run_items(items: list[BatchItem], folder: Path, *, workers: int, threads: int,
+def run_items(items: list[BatchItem], folder: Path, keys: dict[str, str], *, workers: int, threads: int,
               on_outcome: Callable[[ItemOutcome], None]) -> list[ItemOutcome]:
-    """Run ``items`` on ``workers`` actors; ``on_outcome`` sees each as it ends. Ctrl-C cancels the rest."""
+    """Run ``items`` (``keys``: item name -> ``item_key``) on ``workers`` actors; ``on_outcome`` sees each
+    as it ends. Ctrl-C cancels the rest."""
     import ray
 
     actor_class = ray.remote(Worker).options(num_cpus=threads, max_restarts=0)
     actors = [actor_class.remote(threads, str(home())) for _ in range(min(workers, len(items)))]
     queue, pending, outcomes = list(items), {}, []
-    keys = {item.name: item_key(item, weights_sha256(item.settings.weights)) for item in items}
     try:
         while queue or pending:
             while queue and len(pending) < len(actors):
-                actor = actors[len(pending)] if not pending else _idle(actors, pending)
+                actor = _idle(actors, pending)
                 item = queue.pop(0)
                 pending[actor.run.remote(item, str(folder), keys[item.name])] = (item, actor)
             done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)

@@ -74,12 +74,14 @@ def batch(
 def _run(items, output: Path, *, address, workers: int, cpus_per_worker: int, quiet: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from ..batch.ray_runner import (BatchInterrupted, ItemOutcome, finished, item_key, plan_workers, run_items,
-                                    start_ray, weights_sha256)
+    from ..batch.manifest import item_key
+    from ..batch.ray_runner import (BatchInterrupted, ItemOutcome, finished, plan_workers, run_items, start_ray,
+                                    weights_sha256)
 
-    skipped = [item for item in items if finished(item, output, item_key(item, weights_sha256(item.settings.weights)))]
-    todo = [item for item in items if item not in skipped]
-    outcomes = [ItemOutcome(item.name, "skipped", output=str(item.output(output))) for item in skipped]
+    keys = {item.name: item_key(item, weights_sha256(item.settings.weights)) for item in items}  # hashes every input
+    done = {item.name for item in items if finished(item, output, keys[item.name])}
+    todo = [item for item in items if item.name not in done]
+    outcomes = [ItemOutcome(item.name, "skipped", output=str(item.output(output))) for item in items if item.name in done]
     if not todo:
         return outcomes
     import ray
@@ -104,7 +106,8 @@ def _run(items, output: Path, *, address, workers: int, cpus_per_worker: int, qu
                 bar.update(task, advance=1, failed=failures[0])
 
             try:
-                outcomes += run_items(todo, output, workers=planned[0], threads=planned[1], on_outcome=on_outcome)
+                outcomes += run_items(todo, output, keys, workers=planned[0], threads=planned[1],
+                                      on_outcome=on_outcome)
             except BatchInterrupted as stop:
                 _summarize(outcomes + stop.outcomes, output, quiet=True)
                 raise Interrupted(f"interrupted; finished outputs are kept, the rest is listed in "
