@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
 import pytest
 
 from stylegram.cli import main
@@ -112,3 +111,29 @@ def test_worker_plan_fills_the_cores_within_memory():
     assert plan_workers(2, 1, 0) == (1, 2) and plan_workers(8, 0, 2) == (4, 2) and plan_workers(4, 3, 1) == (3, 1)
     assert plan_workers(32, 0, 0, memory=10 * 2**30, per_worker=2 * 2**30) == (5, 1)  # memory, not cores, limits
     assert plan_workers(32, 0, 0, memory=2**30, per_worker=2 * 2**30) == (1, 1)  # at least one
+
+
+def test_ctrl_c_keeps_finished_outputs_and_lists_the_rest(tmp_path):
+    """A real process on its own local cluster, interrupted after its first output (bounded waits)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    manifest = tmp_path / "items.csv"
+    manifest.write_text("content,styles\n" + "".join(f"{CONTENT},{STYLE}\n" if i % 2 else f"{STYLE},{CONTENT}\n"
+                                                     for i in range(2)) + f"{CONTENT},{CONTENT}\n{STYLE},{STYLE}\n")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "stylegram", "batch", str(manifest), "-o", str(out), "--size", "96",
+                             "--iterations", "40", "--tol", "0", "--workers", "1", "--quiet"],
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not list(out.glob("*.png")):
+        assert proc.poll() is None and time.time() < deadline, proc.stderr.read() if proc.poll() is not None else ""
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "finished outputs are kept" in err and "Traceback" not in err, err
+    statuses = [s["status"] for s in _summary(out).values()]
+    assert statuses[0] == "done" and set(statuses[1:]) == {"cancelled"}  # one worker: the first item finished
+    assert sorted(p.name for p in out.iterdir()) == ["batch-summary.json", "starry_night--tubingen.png"]

@@ -9,7 +9,6 @@ losses are left out, so the figure slightly understates the work done.
 from __future__ import annotations
 
 import importlib.resources
-import time
 from dataclasses import asdict, dataclass
 
 from ..layers import conv_flops

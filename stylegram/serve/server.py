@@ -12,7 +12,6 @@ call (with batching off, only itself).
 
 from __future__ import annotations
 
-import logging
 import os
 import sysconfig
 from dataclasses import dataclass, field
@@ -26,7 +25,6 @@ from ..modelinfo import INPUT_NAME, gram_output
 from ..runtime.sessions import FeatureSession, Provider, SessionConfig, build_session
 from .triton_repo import DEFAULT_NAME
 
-log = logging.getLogger("stylegram.serve")
 DEFAULT_MAX_PIXELS = 2048 * 2048
 
 
