@@ -13,14 +13,20 @@ from .layers import layers_through, output_shape
 HALO, GRID = 80, 16  # tiling.py's halo and grid (kept here without importing torch)
 
 BYTES_PER_VALUE = 4
-# forward activations kept for the backward pass, their gradients, and oneDNN/allocator slack
-ACTIVATION_COPIES = 3.5
+# Autograd keeps about one copy of the activations up to the deepest layer, and the backward pass a
+# few more for a while: measured 2.5 KB per pixel whole at 1024x768 and 2.7 KB per padded-tile pixel
+# at 2048 px in 640 px tiles, about 1.1 copies. 2.0 leaves room for allocator slack (README "Print sizes").
+ACTIVATION_COPIES = 2.0
 FIXED_BYTES = 600 * 2**20  # torch, weights (80 MiB decoded), ONNX Runtime session, Python
-
+# ONNX Runtime computing the targets (without its arena, ``SessionConfig.release_memory``): a one-off
+# peak before the loop, 2.5 GiB measured at 2048x1536, about 870 bytes per pixel of the largest input
+TARGET_BYTES_PER_PIXEL = 1024
 
 LBFGS_HISTORY = 100  # pairs kept by default; fewer at print sizes, where 100 would not fit
 MIN_HISTORY = 10
-IMAGE_COPIES = 8  # image, gradient, last good and best images, L-BFGS direction and previous gradient, slack
+# image-sized float32 buffers: image, gradient, last good image, L-BFGS direction and gradients,
+# tile gradients, the content target (relu4_2: 8 values per pixel), the loaded inputs; with slack
+IMAGE_COPIES = 24
 
 
 def activation_bytes(height: int, width: int, layers) -> int:
@@ -33,9 +39,19 @@ def history_bytes(height: int, width: int, pairs: int) -> int:
     return 2 * pairs * 3 * height * width * BYTES_PER_VALUE  # L-BFGS keeps pairs of image-sized vectors
 
 
+def image_bytes(height: int, width: int) -> int:
+    """Everything besides activations and L-BFGS history that grows with the image."""
+    return FIXED_BYTES + IMAGE_COPIES * 3 * height * width * BYTES_PER_VALUE
+
+
+def target_bytes(height: int, width: int, style_scale: float = 1.0) -> int:
+    """Peak while the fixed targets are computed (whole images: content, then each style image)."""
+    return FIXED_BYTES + int(TARGET_BYTES_PER_PIXEL * height * width * max(1.0, style_scale) ** 2)
+
+
 def estimate_bytes(height: int, width: int, layers) -> int:
     """Peak memory of one whole-image L-BFGS iteration at ``height`` x ``width`` (an estimate, not a bound)."""
-    return activation_bytes(height, width, layers) + history_bytes(height, width, LBFGS_HISTORY) + FIXED_BYTES
+    return activation_bytes(height, width, layers) + history_bytes(height, width, LBFGS_HISTORY) + image_bytes(height, width)
 
 
 @dataclass(frozen=True)
@@ -50,13 +66,19 @@ class Plan:
 
 
 def plan_fit(height: int, width: int, layers, budget: int, *, tile: int | None = None,
-             budget_source: str = "--memory") -> Plan:
+             budget_source: str = "--memory", style_scale: float = 1.0) -> Plan:
     """The whole image if it fits ``budget`` bytes, else the largest tile (multiple of 16 px) that does,
-    with as much L-BFGS history as a quarter of the budget holds (at least 10 pairs); ``tile`` forces one."""
+    with as much L-BFGS history as a quarter of the budget holds (at least 10 pairs); ``tile`` forces one.
+    The targets are computed whole, so their peak must fit too."""
+    targets = target_bytes(height, width, style_scale)
+    if targets > budget:
+        raise InputError(f"--memory: computing the targets of a {width}x{height} stylization needs about "
+                         f"{targets / 2**30:.1f} GiB (they are not tiled); the budget is {budget / 2**30:.1f} GiB "
+                         f"({budget_source}); use a smaller --size or a larger --memory")
     whole = estimate_bytes(height, width, layers)
     if tile is None and whole <= budget:
         return Plan(None, LBFGS_HISTORY, whole)
-    fixed = FIXED_BYTES + IMAGE_COPIES * 3 * height * width * BYTES_PER_VALUE
+    fixed = image_bytes(height, width)
     pairs = max(MIN_HISTORY, min(LBFGS_HISTORY, budget // 4 // max(1, history_bytes(height, width, 1))))
     sizes = [tile] if tile else range(max(height, width) // GRID * GRID, 63, -GRID)
     for core in sizes:
@@ -82,7 +104,7 @@ def available_bytes() -> int | None:
 
 
 def scale_plans(content: Path, schedule: list[tuple[int, int]], layers, *, memory_gib: float | None,
-                tile: int | None, max_pixels: int | None) -> list[Plan]:
+                tile: int | None, max_pixels: int | None, style_scale: float = 1.0) -> list[Plan]:
     """One plan per scale of ``schedule`` for the content image's aspect ratio.
 
     ``max_pixels`` replaces the memory check with a pixel cap (whole image); ``tile`` forces tiles
@@ -105,6 +127,7 @@ def scale_plans(content: Path, schedule: list[tuple[int, int]], layers, *, memor
         return [Plan(None, LBFGS_HISTORY, estimate_bytes(h, w, layers)) for h, w in dims]
     budget = int(memory_gib * 2**30) if memory_gib else (available_bytes() or 2**62)
     source = "--memory" if memory_gib else "the memory available now"
-    plans = [plan_fit(h, w, layers, budget, tile=tile if tile and max(h, w) > tile else None, budget_source=source)
+    plans = [plan_fit(h, w, layers, budget, tile=tile if tile and max(h, w) > tile else None, budget_source=source,
+                      style_scale=style_scale)
              for h, w in reversed(dims)]  # the largest first: a refusal names the scale that matters
     return plans[::-1]

@@ -78,7 +78,9 @@ def _ort_session(settings, weights):
     path = Path(settings.model) if settings.model else managed_model(settings, weights)
     # ONNX Runtime ignores OMP_NUM_THREADS and sizes its pool to the host: give it torch's thread budget,
     # so a process limited to k threads (a batch worker) stays within k cores
-    session = shared_session(path, SessionConfig.for_device(settings.device, threads=torch.get_num_threads()))
+    # ... and its memory back after each run: the loop needs it (``SessionConfig.release_memory``)
+    session = shared_session(path, SessionConfig.for_device(settings.device, threads=torch.get_num_threads(),
+                                                            release_memory=True))
     check_model_matches(session.info, path, content_layers=settings.content_layers,
                         style_layers=settings.style_layers, pool=settings.pool, weights_sha256=weights.sha256)
     return session
