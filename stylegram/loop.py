@@ -14,6 +14,8 @@ from typing import Callable
 
 import torch
 
+from .eta import seconds_left
+
 CONVERGENCE_WINDOW = 10  # iterations over which --tol compares the loss
 
 
@@ -42,6 +44,8 @@ class Progress:
     scale: int = 1  # 1-based index of the current scale
     scales: int = 1
     size: int = 0  # long edge of the current scale
+    seconds_per_iteration: float = 0.0  # at the current scale
+    eta: float = 0.0  # seconds left if every scale runs to its iteration bound (``eta.py``)
 
 
 @dataclass
@@ -52,6 +56,8 @@ class LoopState:
     done: int = 0
     started: float = 0.0
     deadline: float | None = None
+    cost: float = 1.0  # relative cost of one iteration at the current scale (``eta.iteration_cost``)
+    later_cost: float = 0.0  # of the later scales' iterations, up to their bounds
 
 
 @dataclass
@@ -90,7 +96,7 @@ def optimize(objective, image: torch.Tensor, state: LoopState, *, optimizer: str
     """Descend for up to ``iterations`` at one scale.
 
     ``optimizer_state``, ``history`` and ``losses`` continue a stopped run exactly where it
-    stopped. ``should_stop`` is polled after every iteration; a scale that ended at that same
+    stopped (``optimizer_state`` is consumed: its lists are emptied into the optimizer). ``should_stop`` is polled after every iteration; a scale that ended at that same
     iteration (converged, bound) still ends there on resumption, because a continued history
     is checked for convergence before the first new iteration. ``objective.loss_and_grad``
     returns the loss terms and sets ``image.grad`` (whole image or tiles alike).
@@ -98,6 +104,9 @@ def optimize(objective, image: torch.Tensor, state: LoopState, *, optimizer: str
     opt = make_optimizer(optimizer, image, lr, lbfgs_history)
     if optimizer_state:
         opt.load_state_dict({"state": {0: optimizer_state}, "param_groups": opt.state_dict()["param_groups"]})
+        for value in optimizer_state.values():  # consumed: the optimizer has its own lists of the same tensors,
+            if isinstance(value, list):  # and L-BFGS pairs it drops would otherwise live on in these
+                value.clear()
     terms: dict[str, float] = dict(losses or {})
     history = list(history or [])
     good = image.detach().clone()
@@ -109,7 +118,8 @@ def optimize(objective, image: torch.Tensor, state: LoopState, *, optimizer: str
         terms.update(objective.loss_and_grad(image))
         return terms["loss"]
 
-    for _ in range(iterations):
+    scale_started = time.perf_counter()
+    for done_here in range(1, iterations + 1):
         opt.step(closure)
         state.done += 1
         if not all(math.isfinite(v) for v in terms.values()) or not torch.isfinite(image).all():
@@ -121,8 +131,7 @@ def optimize(objective, image: torch.Tensor, state: LoopState, *, optimizer: str
         good = image.detach().clone()
         history.append(terms["loss"])
         if callback is not None:
-            callback(Progress(state.done, state.total_iterations, terms["loss"], terms["content"], terms["style"],
-                              terms["tv"], time.perf_counter() - state.started, image.detach(), *scale))
+            callback(_progress(state, terms, image, scale, scale_started, done_here, iterations - done_here))
         if should_stop is not None and should_stop():
             return ScaleOutcome(good, dict(terms), Stop.INTERRUPTED, history, opt.state_dict()["state"].get(0, {}))
         if state.deadline is not None and time.perf_counter() >= state.deadline:
@@ -130,6 +139,17 @@ def optimize(objective, image: torch.Tensor, state: LoopState, *, optimizer: str
         if converged(history, tol):
             return ScaleOutcome(good, terms, Stop.CONVERGED, history)
     return ScaleOutcome(good, terms, Stop.BOUND, history)
+
+
+def _progress(state: LoopState, terms: dict[str, float], image: torch.Tensor, scale: tuple[int, int, int],
+              scale_started: float, done_here: int, left_here: int) -> Progress:
+    now = time.perf_counter()
+    per_iteration = (now - scale_started) / done_here
+    left = seconds_left(per_iteration, left_here, state.cost, state.later_cost)
+    if state.deadline is not None and scale[0] == scale[1]:  # the last scale ends at the run's deadline
+        left = min(left, max(0.0, state.deadline - now))
+    return Progress(state.done, state.total_iterations, terms["loss"], terms["content"], terms["style"], terms["tv"],
+                    now - state.started, image.detach(), *scale, seconds_per_iteration=per_iteration, eta=left)
 
 
 def _diverged_message(iteration: int) -> str:

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from . import color
+from .eta import iteration_cost, later_cost
 from .loop import LoopState, Progress, ScaleOutcome, Stop, optimize
 from .memory_estimate import Plan, scale_plans
 from .model import VGG19Features
@@ -166,6 +167,10 @@ def stylize(content: str | Path, styles: Sequence[str | Path], settings: Stylize
             run_deadline = state.started + settings.time_limit if settings.time_limit else None
         state.deadline = scale_deadline(run_deadline, schedule[index - 1:])
         plan = plans[index - 1]
+        height, width = run.image.shape[-2:]
+        state.cost = iteration_cost(height, width, plan.tile)
+        state.later_cost = later_cost(height, width, size, [(s, its, p.tile) for (s, its), p in
+                                                            zip(schedule[index:], plans[index:])])
         objective = run.objective if plan.tile is None else TiledObjective(
             run.objective, plan_tiles(*run.image.shape[-2:], plan.tile))
         outcome = optimize(objective, run.image, state, optimizer=settings.optimizer, lr=settings.learning_rate,
@@ -185,7 +190,8 @@ def stylize(content: str | Path, styles: Sequence[str | Path], settings: Stylize
 def plan_scales(content: str | Path, settings: StylizeSettings) -> list[Plan]:
     """How each scale runs: the whole image, or tiles with a smaller L-BFGS history (``memory_estimate``)."""
     return scale_plans(Path(content), settings.schedule(), (*settings.content_layers, *settings.style_layers),
-                       memory_gib=settings.memory, tile=settings.tile, max_pixels=settings.max_pixels)
+                       memory_gib=settings.memory, tile=settings.tile, max_pixels=settings.max_pixels,
+                       style_scale=settings.style_scale)
 
 
 def _at_full_size(image: torch.Tensor, content: str | Path, styles: Sequence[str | Path], settings: StylizeSettings,
