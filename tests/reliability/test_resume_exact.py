@@ -55,3 +55,23 @@ def test_resume_from_the_state_file_ends_like_the_whole_run(precision, where, tm
     np.testing.assert_array_equal(resumed.image, full.image)
     assert (resumed.iterations, resumed.stopped, resumed.losses) == (full.iterations, full.stopped, full.losses)
     assert resumed.recipe == full.recipe
+
+
+def test_a_tiled_run_resumes_exactly_and_refuses_another_plan(tmp_path, private_home):
+    """Scale 2 (96x72) in 64 px tiles: stopped there, resumed from the state file, it ends like the
+    uninterrupted tiled run; the plan is in the recipe, so the state does not resume untiled."""
+    from stylegram.errors import InputError
+
+    settings = replace(SETTINGS, tile=64)
+    seen = []
+    full = stylize(CONTENT, [STYLE], settings, callback=seen.append)
+    assert [step["tile"] for step in full.recipe["plan"]] == [None, 64]
+    iteration = next(p.iteration for p in seen if p.scale == 2) + 3
+    stopped = _stopped_at(settings, iteration)
+    state = tmp_path / "tiled.resume.safetensors"
+    save_snapshot(state, stopped.snapshot, stopped.recipe)
+    resumed = stylize(CONTENT, [STYLE], settings, resume=state)
+    np.testing.assert_array_equal(resumed.image, full.image)
+    assert (resumed.iterations, resumed.stopped, resumed.losses) == (full.iterations, full.stopped, full.losses)
+    with pytest.raises(InputError, match="other settings"):
+        stylize(CONTENT, [STYLE], SETTINGS, resume=state)
