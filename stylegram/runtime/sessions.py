@@ -43,9 +43,9 @@ class SessionConfig:
     trt_profile: tuple[tuple[int, int], tuple[int, int], tuple[int, int]] = ((64, 64), (512, 512), (1024, 1024))
     trt_batch: tuple[int, int, int] = (1, 1, 8)  # min, opt, max batch of the TensorRT shape profile
     # no CPU memory arena, so memory goes back to the system after every run: a stylization computes
-    # its targets once and then needs the memory itself. The arena kept 3.2 GB after the 2048 px
-    # targets; without it 0.24 GB stays and the peak is lower (README "Print sizes"). Arena shrinkage
-    # (a run option) still kept 1.9 GB.
+    # its targets once and then needs the memory itself. The arena kept 3.2 GiB after the 2048 px
+    # targets; without it 0.24 GiB stays and the peak is lower (README "Print sizes"). Arena shrinkage
+    # (a run option) still kept 1.9 GiB.
     release_memory: bool = False
 
     @classmethod
