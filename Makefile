@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stylegram-installed
 TEST_STAMP := $(VENV)/.stylegram-test-installed
 
-.PHONY: setup setup-test demo test bench bench-serve clean
+.PHONY: setup setup-test demo test bench bench-serve bench-print clean
 
 # `make demo` needs only the core (torch CPU, onnxruntime, the weights); `make test` adds the
 # test tools and the heavy extras the tests exercise for real (PyTriton's Triton server, Ray, matplotlib).
@@ -38,6 +38,11 @@ bench: setup-test
 bench-serve: setup-test
 	mkdir -p bench-out
 	$(BIN)/python benchmarks/serve_load.py --json bench-out/serve.json --plot bench-out/serve.png
+
+# print sizes: 1024/2048/4096 px, whole vs tiled, time and peak RSS (about 25 minutes on 2 cores)
+bench-print: setup
+	mkdir -p bench-out
+	$(BIN)/python benchmarks/print_sizes.py --json bench-out/print.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis out.png
