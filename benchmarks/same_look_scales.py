@@ -1,0 +1,42 @@
+"""The same-look ratio for a smaller pair of sizes, with either way of starting a scale from the
+one before: ``detail`` (the default ``coarse_to_fine``: the coarse result plus the photo's own fine
+detail) or ``upsample`` (the coarse result upsampled only; an experiment, patched in here).
+
+    .venv/bin/python benchmarks/same_look_scales.py detail 1024 256 100,60,8
+    .venv/bin/python benchmarks/same_look_scales.py upsample 1024 256 100,60,8
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import torch.nn.functional as F
+
+import same_look
+from stylegram import stylize as stylize_module
+from stylegram.images import to_pil
+from stylegram.settings import StylizeSettings
+
+
+def upsampled(coarse, start):
+    return F.interpolate(coarse.detach(), size=start.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+def main(variant: str, large: int, small: int, bounds: tuple[int, ...]) -> None:
+    if variant == "upsample":
+        stylize_module.coarse_to_fine = upsampled
+    content, style = same_look.CONTENT, same_look.STYLE
+    big = stylize_module.stylize(content, [style], StylizeSettings(size=large, scales=len(bounds),
+                                                                   iterations_per_scale=bounds, tol=0))
+    fewer = len(bounds) - round(np.log2(large / small))
+    ref = stylize_module.stylize(content, [style], StylizeSettings(size=small, scales=fewer,
+                                                                   iterations_per_scale=bounds[:fewer], tol=0))
+    down = np.asarray(to_pil(big.image).resize(ref.image.shape[1::-1], 3), dtype=np.float32) / 255
+    found = same_look.losses_at(small, {"large": down, "small": ref.image}, 1.0)
+    print(f"{variant}: {large} px downscaled / {small} px run, style loss at {small} px: "
+          f"{found['large']['style']:.4f} / {found['small']['style']:.4f} = {found['large']['style'] / found['small']['style']:.2f}x")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), tuple(int(x) for x in sys.argv[4].split(",")))
