@@ -122,9 +122,10 @@ def plan_workers(cores: int, workers: int, cpus_per_worker: int, *, memory: floa
 
 
 def run_items(items: list[BatchItem], folder: Path, keys: dict[str, str], *, workers: int, threads: int,
-              on_outcome: Callable[[ItemOutcome], None]) -> list[ItemOutcome]:
+              on_outcome: Callable[[ItemOutcome], None],
+              should_stop: Callable[[], bool] = lambda: False) -> list[ItemOutcome]:
     """Run ``items`` (``keys``: item name -> ``item_key``) on ``workers`` actors; ``on_outcome`` sees each
-    as it ends. Ctrl-C cancels the rest."""
+    as it ends. Ctrl-C (KeyboardInterrupt) or ``should_stop()``, polled at least every second, cancels the rest."""
     import ray
 
     actor_class = ray.remote(Worker).options(num_cpus=threads, max_restarts=0)
@@ -132,6 +133,8 @@ def run_items(items: list[BatchItem], folder: Path, keys: dict[str, str], *, wor
     queue, pending, outcomes = list(items), {}, []
     try:
         while queue or pending:
+            if should_stop():
+                raise KeyboardInterrupt
             while queue and len(pending) < len(actors):
                 actor = _idle(actors, pending)
                 item = queue.pop(0)

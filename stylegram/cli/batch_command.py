@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -71,6 +73,23 @@ def batch(
     _summarize(sorted(outcomes, key=lambda o: order[o.name]), output, quiet=quiet)
 
 
+@contextlib.contextmanager
+def stop_requests(received: list[int]):
+    """SIGINT/SIGTERM are recorded in ``received`` (the batch loop polls it); a second one stops at once."""
+
+    def handler(signum, frame):
+        received.append(signum)
+        if len(received) > 1:
+            raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def _run(items, output: Path, *, address, workers: int, cpus_per_worker: int, quiet: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -105,13 +124,16 @@ def _run(items, output: Path, *, address, workers: int, cpus_per_worker: int, qu
                 failures[0] += outcome.status == "failed"
                 bar.update(task, advance=1, failed=failures[0])
 
+            received: list[int] = []
             try:
-                outcomes += run_items(todo, output, keys, workers=planned[0], threads=planned[1],
-                                      on_outcome=on_outcome)
+                with stop_requests(received):  # a flag, not an exception that Ray's waits could swallow
+                    outcomes += run_items(todo, output, keys, workers=planned[0], threads=planned[1],
+                                          on_outcome=on_outcome, should_stop=lambda: bool(received))
             except BatchInterrupted as stop:
                 _summarize(outcomes + stop.outcomes, output, quiet=True)
                 raise Interrupted(f"interrupted; finished outputs are kept, the rest is listed in "
-                                  f"{output / SUMMARY}; rerun the same command to continue", 2) from None
+                                  f"{output / SUMMARY}; rerun the same command to continue",
+                                  received[0] if received else signal.SIGINT) from None
     finally:
         if started_here:
             ray.shutdown()
