@@ -1,9 +1,10 @@
-"""The same-look ratio for a smaller pair of sizes, with either way of starting a scale from the
-one before: ``detail`` (the default ``coarse_to_fine``: the coarse result plus the photo's own fine
-detail) or ``upsample`` (the coarse result upsampled only; an experiment, patched in here).
+"""The same-look ratio for a smaller pair of sizes: ``detail`` (the defaults: each scale starts from
+the coarse result plus the photo's own fine detail), ``upsample`` (the coarse result upsampled
+only; an experiment, patched in here) or ``coarse=W`` (``--coarse-style W``).
 
     .venv/bin/python benchmarks/same_look_scales.py detail 1024 256 100,60,8
     .venv/bin/python benchmarks/same_look_scales.py upsample 1024 256 100,60,8
+    .venv/bin/python benchmarks/same_look_scales.py coarse=1 1024 256 100,60,8
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def main(variant: str, large: int, small: int, bounds: tuple[int, ...]) -> None:
     if variant == "upsample":
         stylize_module.coarse_to_fine = upsampled
     content, style = same_look.CONTENT, same_look.STYLE
-    big = stylize_module.stylize(content, [style], StylizeSettings(size=large, scales=len(bounds),
+    weight = float(variant.partition("=")[2] or 0)
+    big = stylize_module.stylize(content, [style], StylizeSettings(size=large, scales=len(bounds), coarse_style=weight,
                                                                    iterations_per_scale=bounds, tol=0))
     fewer = len(bounds) - round(np.log2(large / small))
     ref = stylize_module.stylize(content, [style], StylizeSettings(size=small, scales=fewer,

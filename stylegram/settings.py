@@ -42,6 +42,7 @@ class StylizeSettings:
     style_layer_weights: Optional[tuple[float, ...]] = None  # None: equal
     style_blend: Optional[tuple[float, ...]] = None  # one per style image; None: equal
     style_scale: float = 1.0
+    coarse_style: float = 0.0  # weight of the coarsest scale's style loss during the finer scales (0: off)
     pool: str = "avg"
     original_colors: bool = False
     weights: Optional[str] = None  # None: the original VGG19; a torchvision .pth path; "random" (tests)
@@ -99,6 +100,7 @@ class StylizeSettings:
             (positive(self.style_weight), f"--style-weight must be positive, got {self.style_weight}"),
             (non_negative(self.tv_weight), f"--tv-weight must be >= 0, got {self.tv_weight}"),
             (positive(self.style_scale), f"--style-scale must be positive, got {self.style_scale}"),
+            (non_negative(self.coarse_style), f"--coarse-style must be >= 0, got {self.coarse_style}"),
             (self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision}"),
             (self.targets in TARGET_ENGINES, f"--targets must be one of {', '.join(TARGET_ENGINES)}, got {self.targets}"),
             ((self.targets == "server") == bool(self.server),

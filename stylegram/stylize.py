@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from . import color
+from .coarse_style import CoarseStyle
 from .eta import iteration_cost, later_cost
 from .loop import LoopState, Progress, ScaleOutcome, Stop, optimize
 from .memory_estimate import Plan, scale_plans
@@ -150,7 +151,7 @@ def stylize(content: str | Path, styles: Sequence[str | Path], settings: Stylize
     snapshot = load_snapshot(Path(resume), setup.recipe, setup.device) if isinstance(resume, (str, Path)) else resume
     first = snapshot.scale_index if snapshot is not None else 1
     state = LoopState(total_iterations=sum(its for _, its in schedule))
-    image, model, run_deadline, startup = None, None, None, None
+    image, model, run_deadline, startup, coarse = None, None, None, None, None
     for index, (size, iterations) in enumerate(schedule[first - 1:], start=first):
         run = prepare(content, styles, settings, size=size, previous=image, setup=setup, model=model,
                       inputs=inputs if index == 1 else None)
@@ -171,8 +172,10 @@ def stylize(content: str | Path, styles: Sequence[str | Path], settings: Stylize
         state.cost = iteration_cost(height, width, plan.tile)
         state.later_cost = later_cost(height, width, size, [(s, its, p.tile) for (s, its), p in
                                                             zip(schedule[index:], plans[index:])])
-        objective = run.objective if plan.tile is None else TiledObjective(
-            run.objective, plan_tiles(*run.image.shape[-2:], plan.tile))
+        if settings.coarse_style and len(schedule) > 1:
+            coarse = coarse or (run if index == 1 else prepare(content, styles, settings, size=schedule[0][0],
+                                                                setup=setup, model=model))
+        objective = scale_objective(run, plan, settings, coarse if index > 1 else None)
         outcome = optimize(objective, run.image, state, optimizer=settings.optimizer, lr=settings.learning_rate,
                            iterations=iterations, tol=settings.tol, callback=callback, lbfgs_history=plan.history,
                            scale=(index, len(schedule), size), should_stop=should_stop, **continued)
@@ -185,6 +188,19 @@ def stylize(content: str | Path, styles: Sequence[str | Path], settings: Stylize
             return _finish(outcome.image, run, settings, state, outcome, startup)
         image = outcome.image  # a coarse scale's stop (converged, time limit) only ends that scale
     raise AssertionError("unreachable: the last scale always returns")
+
+
+def scale_objective(run: PreparedRun, plan: Plan, settings: StylizeSettings, coarse: PreparedRun | None):
+    """This scale's objective: whole or tiled, plus the coarsest scale's style (``coarse_style.py``)."""
+    objective = run.objective if plan.tile is None else TiledObjective(
+        run.objective, plan_tiles(*run.image.shape[-2:], plan.tile))
+    if coarse is None:
+        return objective
+    first = coarse.objective
+    style_only = Objective(first.model, Targets({}, first.targets.style), content_weight=0.0,
+                           style_weight=first.style_weight, tv_weight=0.0, style_layer_weights=first.style_layer_weights,
+                           precision="bf16" if first.autocast_bf16 else "fp32")
+    return CoarseStyle(objective, style_only, settings.coarse_style, tuple(coarse.image.shape[-2:]))
 
 
 def plan_scales(content: str | Path, settings: StylizeSettings) -> list[Plan]:

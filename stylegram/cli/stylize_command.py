@@ -53,6 +53,10 @@ def stylize(
     style_blend: Annotated[Optional[str], typer.Option(
         help="Comma-separated weight per style image (default equal).")] = None,
     style_scale: StyleScaleOpt = DEFAULTS.style_scale,
+    coarse_style: Annotated[float, typer.Option(
+        "--coarse-style", help="Weight of the coarsest scale's style during the finer scales, so a large "
+                               "result keeps the coarse look (0: off; README 'Same look at every size').")]
+    = DEFAULTS.coarse_style,
     original_colors: Annotated[bool, typer.Option(
         "--original-colors", help="Transfer luminance only; keep the content's colours.")] = DEFAULTS.original_colors,
     save_every: Annotated[int, typer.Option(help="Save an intermediate image every N iterations (0: never).")] = 0,
@@ -81,7 +85,7 @@ def stylize(
         content_layers=split_list(content_layers, "--content-layers"),
         style_layers=split_list(style_layers, "--style-layers"),
         style_layer_weights=numbers(style_layer_weights, "--style-layer-weights"),
-        style_blend=numbers(style_blend, "--style-blend"), style_scale=style_scale, pool=pool,
+        style_blend=numbers(style_blend, "--style-blend"), style_scale=style_scale, coarse_style=coarse_style, pool=pool,
         original_colors=original_colors, weights=weights, device=device, precision=precision, targets=targets,
         cache=cache, model=str(model) if model else None, max_pixels=max_pixels, server=server, memory=memory,
         tile=tile)
