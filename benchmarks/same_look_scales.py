@@ -1,6 +1,8 @@
-"""The same-look ratio for a smaller pair of sizes: ``detail`` (the defaults: each scale starts from
-the coarse result plus the photo's own fine detail), ``upsample`` (the coarse result upsampled
-only; an experiment, patched in here) or ``coarse=W`` (``--coarse-style W``).
+"""The same-look ratio for a smaller pair of sizes: ``detail`` (no coarse term: each scale starts from
+the coarse result plus the photo's own fine detail, as stylize does), ``upsample`` (the coarse result upsampled
+only; an experiment, patched in here) or ``coarse=W`` (``--coarse-style W``). Also printed: the large
+result's own style loss at its size, per layer, which is what a coarse-look term may cost the
+finest textures.
 
     .venv/bin/python benchmarks/same_look_scales.py detail 1024 256 100,60,8
     .venv/bin/python benchmarks/same_look_scales.py upsample 1024 256 100,60,8
@@ -38,6 +40,9 @@ def main(variant: str, large: int, small: int, bounds: tuple[int, ...]) -> None:
     found = same_look.losses_at(small, {"large": down, "small": ref.image}, 1.0)
     print(f"{variant}: {large} px downscaled / {small} px run, style loss at {small} px: "
           f"{found['large']['style']:.4f} / {found['small']['style']:.4f} = {found['large']['style'] / found['small']['style']:.2f}x")
+    own = same_look.losses_at(large, {"large": big.image}, 1.0)["large"]
+    print(f"{variant}: {large} px result at {large} px: style {own['style']:.4f}, content {own['content']:.3f}, "
+          + ", ".join(f"{n} {v:.4f}" for n, v in own.items() if n.startswith("relu")))
 
 
 if __name__ == "__main__":

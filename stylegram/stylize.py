@@ -172,7 +172,7 @@ def stylize(content: str | Path, styles: Sequence[str | Path], settings: Stylize
         state.cost = iteration_cost(height, width, plan.tile)
         state.later_cost = later_cost(height, width, size, [(s, its, p.tile) for (s, its), p in
                                                             zip(schedule[index:], plans[index:])])
-        if settings.coarse_style and len(schedule) > 1:
+        if settings.coarse_style_weight and len(schedule) > 1:
             coarse = coarse or (run if index == 1 else prepare(content, styles, settings, size=schedule[0][0],
                                                                 setup=setup, model=model))
         objective = scale_objective(run, plan, settings, coarse if index > 1 else None)
@@ -200,7 +200,7 @@ def scale_objective(run: PreparedRun, plan: Plan, settings: StylizeSettings, coa
     style_only = Objective(first.model, Targets({}, first.targets.style), content_weight=0.0,
                            style_weight=first.style_weight, tv_weight=0.0, style_layer_weights=first.style_layer_weights,
                            precision="bf16" if first.autocast_bf16 else "fp32")
-    return CoarseStyle(objective, style_only, settings.coarse_style, tuple(coarse.image.shape[-2:]))
+    return CoarseStyle(objective, style_only, settings.coarse_style_weight, tuple(coarse.image.shape[-2:]))
 
 
 def plan_scales(content: str | Path, settings: StylizeSettings) -> list[Plan]:

@@ -54,3 +54,17 @@ def test_a_run_with_the_term_keeps_the_coarse_look(private_home):
 def test_a_negative_weight_is_refused():
     with pytest.raises(InputError, match="--coarse-style must be >= 0"):
         StylizeSettings(coarse_style=-1)
+
+
+def test_by_default_the_term_is_on_from_three_scales(private_home):
+    """Unset (the default), the weight is 1 when the finest scale is >= 4x the coarsest, else 0: a default
+    three-scale run equals one with --coarse-style 1 and differs from --coarse-style 0; two scales, the opposite."""
+    def image(scales: int, **weight) -> np.ndarray:
+        settings = StylizeSettings(size=128, scales=scales, iterations=4, tol=0, **weight)
+        return stylize(CONTENT, [STYLE], settings).image
+
+    assert StylizeSettings(size=2048).coarse_style_weight == 1.0 and StylizeSettings().coarse_style_weight == 0.0
+    three = image(3)
+    np.testing.assert_array_equal(three, image(3, coarse_style=1.0))
+    assert np.abs(three - image(3, coarse_style=0.0)).mean() > 1e-3
+    np.testing.assert_array_equal(image(2), image(2, coarse_style=0.0))

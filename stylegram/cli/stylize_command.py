@@ -53,9 +53,10 @@ def stylize(
     style_blend: Annotated[Optional[str], typer.Option(
         help="Comma-separated weight per style image (default equal).")] = None,
     style_scale: StyleScaleOpt = DEFAULTS.style_scale,
-    coarse_style: Annotated[float, typer.Option(
-        "--coarse-style", help="Weight of the coarsest scale's style during the finer scales, so a large "
-                               "result keeps the coarse look (0: off; README 'Same look at every size').")]
+    coarse_style: Annotated[Optional[float], typer.Option(
+        "--coarse-style", show_default="auto", help="Weight of the coarsest scale's style during the finer "
+        "scales, so a large result keeps the coarse look (0: off; auto: 1 with 3 or more scales, else 0; "
+        "README 'Same look at every size').")]
     = DEFAULTS.coarse_style,
     original_colors: Annotated[bool, typer.Option(
         "--original-colors", help="Transfer luminance only; keep the content's colours.")] = DEFAULTS.original_colors,
