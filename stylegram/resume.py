@@ -69,7 +69,7 @@ def load_snapshot(path: Path, recipe: dict, device: "torch.device") -> Snapshot:
     try:
         with safe_open(str(path), framework="pt") as handle:
             meta = handle.metadata() or {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+            tensors = {key: handle.get_tensor(key).clone() for key in handle.keys()}  # own, aligned memory
         scalars, counters = json.loads(meta["scalars"]), json.loads(meta["counters"])
         history, saved_recipe = json.loads(meta["history"]), json.loads(meta["recipe"])
         losses = json.loads(meta.get("losses", "{}"))
