@@ -17,6 +17,11 @@ import torch
 from .eta import seconds_left
 
 CONVERGENCE_WINDOW = 10  # iterations over which --tol compares the loss
+# An iterate with a pixel more than this outside [0, 1] is wild: L-BFGS without a line search steps there
+# now and then a few iterations into a scale (measured: to -4.9..6.3 at 48 px, -10..10.6 at 1024 px; the
+# normal iterates stay within 0.7 of the range) and steps back at the next iteration. A scale that
+# would end on a wild iterate ends on the last one in range instead (README "Same look at every size").
+WILD_EXCURSION = 1.0
 
 
 class Stop(str, enum.Enum):
@@ -70,6 +75,7 @@ class ScaleOutcome:
     history: list[float] = field(default_factory=list)  # loss per iteration at this scale
     optimizer_state: dict = field(default_factory=dict)  # only kept for Stop.INTERRUPTED
     message: str = ""
+    last_in_range: torch.Tensor | None = None  # Stop.INTERRUPTED on a wild iterate: the last one in range
 
 
 def make_optimizer(kind: str, image: torch.Tensor, lr: float, history: int = 100) -> torch.optim.Optimizer:
@@ -78,6 +84,10 @@ def make_optimizer(kind: str, image: torch.Tensor, lr: float, history: int = 100
         return torch.optim.LBFGS([image], lr=lr, max_iter=1, history_size=history,
                                  tolerance_grad=-1.0, tolerance_change=-1.0)
     return torch.optim.Adam([image], lr=lr)
+
+
+def is_wild(image: torch.Tensor) -> bool:
+    return float(image.min()) < -WILD_EXCURSION or float(image.max()) > 1 + WILD_EXCURSION
 
 
 def converged(history: list[float], tol: float) -> bool:
@@ -92,14 +102,18 @@ def optimize(objective, image: torch.Tensor, state: LoopState, *, optimizer: str
              tol: float = 0.0, callback: Callable[[Progress], None] | None = None,
              scale: tuple[int, int, int] = (1, 1, 0), optimizer_state: dict | None = None,
              history: list[float] | None = None, losses: dict[str, float] | None = None,
-             should_stop: Callable[[], bool] | None = None, lbfgs_history: int = 100) -> ScaleOutcome:
+             should_stop: Callable[[], bool] | None = None, lbfgs_history: int = 100,
+             last_in_range: torch.Tensor | None = None) -> ScaleOutcome:
     """Descend for up to ``iterations`` at one scale.
 
     ``optimizer_state``, ``history`` and ``losses`` continue a stopped run exactly where it
     stopped (``optimizer_state`` is consumed: its lists are emptied into the optimizer). ``should_stop`` is polled after every iteration; a scale that ended at that same
     iteration (converged, bound) still ends there on resumption, because a continued history
     is checked for convergence before the first new iteration. ``objective.loss_and_grad``
-    returns the loss terms and sets ``image.grad`` (whole image or tiles alike).
+    returns the loss terms and sets ``image.grad`` (whole image or tiles alike). A scale that
+    ends on a wild iterate (``WILD_EXCURSION``) returns the last one in range; an interrupted one
+    returns the wild iterate, for an exact resumption, and the last in range as ``last_in_range``,
+    which a resumption passes back.
     """
     opt = make_optimizer(optimizer, image, lr, lbfgs_history)
     if optimizer_state:
@@ -110,8 +124,9 @@ def optimize(objective, image: torch.Tensor, state: LoopState, *, optimizer: str
     terms: dict[str, float] = dict(losses or {})
     history = list(history or [])
     good = image.detach().clone()
+    kept = last_in_range if last_in_range is not None else good  # what the scale returns if it ends here
     if converged(history, tol):  # resumed at the iteration where this scale converged
-        return ScaleOutcome(good, terms, Stop.CONVERGED, history)
+        return ScaleOutcome(kept, terms, Stop.CONVERGED, history)
 
     def closure() -> float:
         opt.zero_grad(set_to_none=True)
@@ -129,16 +144,19 @@ def optimize(objective, image: torch.Tensor, state: LoopState, *, optimizer: str
             with torch.no_grad():
                 image.clamp_(0, 1)
         good = image.detach().clone()
+        if not is_wild(good):
+            kept = good
         history.append(terms["loss"])
         if callback is not None:
             callback(_progress(state, terms, image, scale, scale_started, done_here, iterations - done_here))
         if should_stop is not None and should_stop():
-            return ScaleOutcome(good, dict(terms), Stop.INTERRUPTED, history, opt.state_dict()["state"].get(0, {}))
+            return ScaleOutcome(good, dict(terms), Stop.INTERRUPTED, history, opt.state_dict()["state"].get(0, {}),
+                                last_in_range=None if kept is good else kept)
         if state.deadline is not None and time.perf_counter() >= state.deadline:
-            return ScaleOutcome(good, terms, Stop.TIME_LIMIT, history)
+            return ScaleOutcome(kept, terms, Stop.TIME_LIMIT, history)
         if converged(history, tol):
-            return ScaleOutcome(good, terms, Stop.CONVERGED, history)
-    return ScaleOutcome(good, terms, Stop.BOUND, history)
+            return ScaleOutcome(kept, terms, Stop.CONVERGED, history)
+    return ScaleOutcome(kept, terms, Stop.BOUND, history)
 
 
 def _progress(state: LoopState, terms: dict[str, float], image: torch.Tensor, scale: tuple[int, int, int],

@@ -32,6 +32,7 @@ class Snapshot:
     optimizer_state: dict
     history: list[float] = field(default_factory=list)
     losses: dict[str, float] = field(default_factory=dict)  # of the last iteration, reported if nothing is left
+    last_in_range: "torch.Tensor | None" = None  # the last iterate in range, when the last one is wild (loop.py)
 
 
 def state_path(output: Path) -> Path:
@@ -43,6 +44,8 @@ def save_snapshot(path: Path, snapshot: Snapshot, recipe: dict) -> None:
     from safetensors.torch import save_file
 
     tensors = {"image": snapshot.image.detach().cpu().contiguous()}
+    if snapshot.last_in_range is not None:
+        tensors["last_in_range"] = snapshot.last_in_range.detach().cpu().contiguous()
     scalars: dict = {}
     for key, value in snapshot.optimizer_state.items():
         if isinstance(value, torch.Tensor):
@@ -85,7 +88,9 @@ def load_snapshot(path: Path, recipe: dict, device: "torch.device") -> Snapshot:
         else:
             state[key] = info["value"]
     state |= {key[4:]: t.to(device) for key, t in tensors.items() if key.startswith("opt.") and key.count(".") == 1}
-    return Snapshot(counters[0], counters[1], counters[2], tensors["image"].to(device), state, history, losses)
+    before = tensors.get("last_in_range")
+    return Snapshot(counters[0], counters[1], counters[2], tensors["image"].to(device), state, history, losses,
+                    before.to(device) if before is not None else None)
 
 
 def _comparable(recipe: dict) -> dict:

@@ -160,7 +160,7 @@ def stylize(content: str | Path, styles: Sequence[str | Path], settings: Stylize
         if snapshot is not None and index == snapshot.scale_index:
             run.image = snapshot.image.detach().clone().requires_grad_(True)
             continued = {"optimizer_state": snapshot.optimizer_state, "history": snapshot.history,
-                         "losses": snapshot.losses}
+                         "losses": snapshot.losses, "last_in_range": snapshot.last_in_range}
             iterations, state.done = iterations - snapshot.scale_done, snapshot.total_done
         if startup is None:
             state.started = time.perf_counter()
@@ -232,8 +232,9 @@ def scale_deadline(run_deadline: float | None, remaining: list[tuple[int, int]])
 
 def _interrupted(outcome: ScaleOutcome, index: int, run: PreparedRun, state: LoopState, startup: float) -> Result:
     snapshot = Snapshot(index, len(outcome.history), state.done, outcome.image, outcome.optimizer_state,
-                        outcome.history, outcome.losses)
-    return Result(to_array(outcome.image), run.setup.recipe, state.done, time.perf_counter() - state.started,
+                        outcome.history, outcome.losses, outcome.last_in_range)
+    shown = outcome.image if outcome.last_in_range is None else outcome.last_in_range
+    return Result(to_array(shown), run.setup.recipe, state.done, time.perf_counter() - state.started,
                   outcome.losses, startup, run.targets.engine, tuple(run.targets.style_cache), Stop.INTERRUPTED,
                   snapshot=snapshot)
 
