@@ -88,9 +88,9 @@ def load_snapshot(path: Path, recipe: dict, device: "torch.device") -> Snapshot:
         else:
             state[key] = info["value"]
     state |= {key[4:]: t.to(device) for key, t in tensors.items() if key.startswith("opt.") and key.count(".") == 1}
-    before = tensors.get("last_in_range")
+    in_range = tensors.get("last_in_range")
     return Snapshot(counters[0], counters[1], counters[2], tensors["image"].to(device), state, history, losses,
-                    before.to(device) if before is not None else None)
+                    in_range.to(device) if in_range is not None else None)
 
 
 def _comparable(recipe: dict) -> dict:
