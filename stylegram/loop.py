@@ -18,9 +18,9 @@ from .eta import seconds_left
 
 CONVERGENCE_WINDOW = 10  # iterations over which --tol compares the loss
 # An iterate with a pixel more than this outside [0, 1] is wild: L-BFGS without a line search steps there
-# now and then a few iterations into a scale (measured: to -4.9..6.3 at 48 px, -10..10.6 at 1024 px; the
-# normal iterates stay within 0.7 of the range) and steps back at the next iteration. A scale that
-# would end on a wild iterate ends on the last one in range instead (README "Same look at every size").
+# now and then a few iterations into a scale and steps back at the next iteration (measured: to -4.9..6.3
+# at 48 px, -10..10.6 at 1024 px; the other iterates stay within 0.7 of the range, 0.97 just after a wild
+# one). A scale that would end on a wild iterate ends on the last one in range (README "Same look ...").
 WILD_EXCURSION = 1.0
 
 
