@@ -15,7 +15,8 @@ import torch.nn.functional as F
 
 
 class CoarseStyle:
-    """``objective`` plus ``weight`` x style weight x the coarse style loss of the downscaled image."""
+    """``objective`` plus ``weight`` x style weight x the coarse style loss of the downscaled image
+    (only the ``style`` term of ``coarse_objective`` is used; its content and tv terms are not)."""
 
     def __init__(self, objective, coarse_objective, weight: float, size: tuple[int, int]):
         self.objective, self.coarse_objective, self.weight, self.size = objective, coarse_objective, weight, size

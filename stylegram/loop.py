@@ -107,9 +107,10 @@ def optimize(objective, image: torch.Tensor, state: LoopState, *, optimizer: str
     """Descend for up to ``iterations`` at one scale.
 
     ``optimizer_state``, ``history`` and ``losses`` continue a stopped run exactly where it
-    stopped (``optimizer_state`` is consumed: its lists are emptied into the optimizer). ``should_stop`` is polled after every iteration; a scale that ended at that same
-    iteration (converged, bound) still ends there on resumption, because a continued history
-    is checked for convergence before the first new iteration. ``objective.loss_and_grad``
+    stopped (``optimizer_state`` is consumed: its lists are emptied into the optimizer).
+    ``should_stop`` is polled after every iteration; a scale that ended at that same iteration
+    (converged, bound) still ends there on resumption, because a continued history is checked
+    for convergence before the first new iteration. ``objective.loss_and_grad``
     returns the loss terms and sets ``image.grad`` (whole image or tiles alike). A scale that
     ends on a wild iterate (``WILD_EXCURSION``) returns the last one in range; an interrupted one
     returns the wild iterate, for an exact resumption, and the last in range as ``last_in_range``,

@@ -196,11 +196,7 @@ def scale_objective(run: PreparedRun, plan: Plan, settings: StylizeSettings, coa
         run.objective, plan_tiles(*run.image.shape[-2:], plan.tile))
     if coarse is None:
         return objective
-    first = coarse.objective
-    style_only = Objective(first.model, Targets({}, first.targets.style), content_weight=0.0,
-                           style_weight=first.style_weight, tv_weight=0.0, style_layer_weights=first.style_layer_weights,
-                           precision="bf16" if first.autocast_bf16 else "fp32")
-    return CoarseStyle(objective, style_only, settings.coarse_style_weight, tuple(coarse.image.shape[-2:]))
+    return CoarseStyle(objective, coarse.objective, settings.coarse_style_weight, tuple(coarse.image.shape[-2:]))
 
 
 def plan_scales(content: str | Path, settings: StylizeSettings) -> list[Plan]:
