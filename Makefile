@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stylegram-installed
 TEST_STAMP := $(VENV)/.stylegram-test-installed
 
-.PHONY: setup setup-test demo test bench bench-serve bench-print clean
+.PHONY: setup setup-test demo test test-fast lint bench bench-serve bench-print clean
 
 # `make demo` needs only the core (torch CPU, onnxruntime, the weights); `make test` adds the
 # test tools and the heavy extras the tests exercise for real (PyTriton's Triton server, Ray, matplotlib).
@@ -28,8 +28,16 @@ $(TEST_STAMP): $(STAMP)
 demo: setup
 	$(BIN)/stylegram stylize examples/tubingen.jpg examples/starry_night.jpg -o out.png
 
+# everything, as CI runs it: the whole suite (slow and heavy tests included)
 test: setup-test
 	$(BIN)/python -m pytest
+
+# the edit-test loop: the suite without the tests marked slow (about a minute)
+test-fast: setup-test
+	$(BIN)/python -m pytest -m "not slow" -q
+
+lint: setup-test
+	$(BIN)/ruff check stylegram tests benchmarks
 
 bench: setup-test
 	mkdir -p bench-out

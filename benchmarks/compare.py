@@ -95,7 +95,7 @@ def run_stylegram(content: Path, style: Path, size: int, budget: float, weights:
     """Run under the budget; also note when the loss (÷ k, at the final scale) first reached ``target``."""
     from stylegram.images import save_image
     from stylegram.settings import StylizeSettings
-    from stylegram.stylize import stylize
+    from stylegram.engine import stylize
 
     started = time.perf_counter()
     reached: list[float] = []

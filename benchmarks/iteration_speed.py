@@ -25,7 +25,7 @@ CONTENT, STYLE = ROOT / "examples/tubingen.jpg", ROOT / "examples/starry_night.j
 def stylegram_stepper(size: int, precision: str = "fp32"):
     from stylegram.loop import make_optimizer
     from stylegram.settings import StylizeSettings
-    from stylegram.stylize import prepare
+    from stylegram.engine import prepare
 
     settings = StylizeSettings(size=size, scales=1, precision=precision, targets="torch", cache=False)
     run = prepare(CONTENT, [STYLE], settings)

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def run(content: Path, style: Path, **settings) -> list[tuple[float, float]]:
     """(seconds, loss) at every iteration of the last scale."""
     from stylegram.settings import StylizeSettings
-    from stylegram.stylize import stylize
+    from stylegram.engine import stylize
 
     trace: list[tuple[int, int, float, float]] = []
     stylize(content, [style], StylizeSettings(targets="torch", cache=False, **settings),

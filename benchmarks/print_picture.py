@@ -1,4 +1,4 @@
-"""The README's print-size picture: a large result downscaled for the page, beside a 100% crop
+"""The print-size picture in docs/print-sizes.md: a large result downscaled for the page, beside a 100% crop
 centred on a corner where four tiles meet (the tile size is read from the result's recipe).
 
     .venv/bin/python benchmarks/print_picture.py bench-out/print-2048.png docs/print-2048.jpg

@@ -61,7 +61,7 @@ def full_history(settings, pairs: int):
 def run_config(size: int, mode: str, budget: float, iterations: int, precision: str) -> dict:
     """Child process: one scale at ``size``; mode "whole" forces the whole image, "tiled" plans by ``budget``."""
     from stylegram.settings import StylizeSettings
-    from stylegram.stylize import plan_scales, stylize
+    from stylegram.engine import plan_scales, stylize
 
     whole = mode == "whole"
     settings = StylizeSettings(size=size, scales=1, iterations=iterations, tol=0, cache=False, precision=precision,
@@ -79,7 +79,7 @@ def run_config(size: int, mode: str, budget: float, iterations: int, precision: 
     started = time.perf_counter()
     result = stylize(CONTENT, [STYLE], settings, callback=callback, resume=full_history(settings, plan.history))
     steps = [b - a for a, b in zip(stamps, stamps[1:])]
-    return {"size": size, "mode": mode, "precision": precision, "plan": plan.describe(*result.image.shape[:2]),
+    return {"size": size, "mode": mode, "precision": precision, "plan": plan.describe(),
             "estimate_gib": plan.bytes / GIB, "tile": plan.tile, "history": plan.history,
             "first_iteration_s": stamps[0] - started - result.startup_seconds,
             "seconds_per_iteration": statistics.median(steps), "timed_iterations": len(steps),
@@ -93,8 +93,9 @@ def compare_tiled(size: int, budget: float) -> dict:
     import torch
 
     from stylegram.settings import StylizeSettings
-    from stylegram.stylize import plan_scales, prepare
-    from stylegram.tiling import TiledObjective, plan_tiles
+    from stylegram.engine import plan_scales, prepare
+    from stylegram.tile_geometry import plan_tiles
+    from stylegram.tiling import TiledObjective
 
     found = {}
     for precision in ("fp32", "bf16"):
@@ -127,12 +128,12 @@ def in_child(*args: str) -> dict:
 
 
 def whole_fits(size: int) -> bool:
-    from stylegram.memory_estimate import available_bytes
+    from stylegram.memory_estimate import memory_budget
     from stylegram.settings import StylizeSettings
-    from stylegram.stylize import plan_scales
+    from stylegram.engine import plan_scales
 
     plan = plan_scales(CONTENT, StylizeSettings(size=size, scales=1, max_pixels=10**9))[-1]
-    return plan.bytes <= 0.8 * (available_bytes() or 0)
+    return plan.bytes <= 0.8 * memory_budget(None).bytes
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ def small_runs(recipe: dict, size: int, out: Path) -> dict[str, Path]:
     """The 512 px runs to compare with, made here (cached in ``out``)."""
     from stylegram.images import save_image
     from stylegram.settings import StylizeSettings
-    from stylegram.stylize import stylize
+    from stylegram.engine import stylize
 
     settings = recipe["settings"]
     ratio = round(np.log2(settings["size"] / size))
@@ -58,7 +58,7 @@ def losses_at(size: int, images: dict[str, np.ndarray], style_scale: float) -> d
 
     from stylegram.losses import content_loss, gram_matrix, style_loss
     from stylegram.settings import StylizeSettings
-    from stylegram.stylize import prepare
+    from stylegram.engine import prepare
 
     run = prepare(CONTENT, [STYLE], StylizeSettings(size=size, scales=1, precision="fp32", targets="torch",
                                                     cache=False, style_scale=style_scale))

@@ -17,7 +17,8 @@ import numpy as np
 import torch.nn.functional as F
 
 import same_look
-from stylegram import stylize as stylize_module
+from stylegram import engine as stylize_module
+from stylegram import inputs as inputs_module
 from stylegram.images import to_pil
 from stylegram.settings import StylizeSettings
 
@@ -28,7 +29,7 @@ def upsampled(coarse, start):
 
 def main(variant: str, large: int, small: int, bounds: tuple[int, ...]) -> None:
     if variant == "upsample":
-        stylize_module.coarse_to_fine = upsampled
+        inputs_module.coarse_to_fine = upsampled  # what initial_image calls for a finer scale
     content, style = same_look.CONTENT, same_look.STYLE
     weight = float(variant.partition("=")[2] or 0)
     big = stylize_module.stylize(content, [style], StylizeSettings(size=large, scales=len(bounds), coarse_style=weight,

@@ -58,7 +58,7 @@ def target_timings(size: int, repeats: int) -> tuple[float, float]:
 def startup_timings(size: int, repeats: int) -> tuple[float, float]:
     from stylegram.runtime.cache import GramCache
     from stylegram.settings import StylizeSettings
-    from stylegram.stylize import stylize
+    from stylegram.engine import stylize
 
     settings = StylizeSettings(size=size, iterations=1, targets="ort")
     stylize(CONTENT, [STYLE], settings)  # exports the model once, fills the cache

@@ -22,18 +22,13 @@ def resolve_device(name: str) -> torch.device:
 
 
 def resolve_precision(choice: str, device: torch.device) -> str:
-    """``auto``: bf16 where bfloat16 matrix units make it faster: CPUs with AMX, GPUs with bf16.
-
-    AVX512-BF16 alone is not enough: on such a CPU (2-core Xeon, no AMX) a 256 px iteration took
-    1.55x as long in bf16 as in fp32, and a bf16 GEMM ran at 162 vs 286 GFLOP/s; with AMX, bf16
-    iterations were 2.7-3.1x faster (README "Performance").
-    """
+    """``auto``: on a GPU, bf16 where it supports bfloat16; on a CPU, whichever this machine ran faster
+    when measured (``precision.py``: CPU flags do not tell, docs/performance.md)."""
     if choice != "auto":
         return choice
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if cpu_has_amx() else "fp32"
+    from .precision import cpu_precision
 
+    return cpu_precision()
 
-def cpu_has_amx() -> bool:
-    return bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .tiling import plan_tiles
+from .tile_geometry import plan_tiles
 
 FORWARD, BACKWARD = 1.0, 2.0  # relative cost per pixel of a forward pass and of a backward pass
 
@@ -21,7 +21,7 @@ def iteration_cost(height: int, width: int, tile: int | None) -> float:
     """Relative cost of one iteration at ``height`` x ``width``, whole (``tile`` None) or tiled."""
     if tile is None:
         return (FORWARD + BACKWARD) * height * width
-    padded = sum((y1 - y0) * (x1 - x0) for (y0, y1, x0, x1) in (t.padded for t in plan_tiles(height, width, tile)))
+    padded = sum(t.padded_pixels for t in plan_tiles(height, width, tile))
     return (2 * FORWARD + BACKWARD) * padded
 
 

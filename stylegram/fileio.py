@@ -20,6 +20,15 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def file_digest(path: Path) -> str:
+    """sha256 of a file for keys that must not fail: an unreadable file hashes as ``unreadable:PATH``
+    (whatever uses the key then fails on the file itself, with its own message)."""
+    try:
+        return sha256_file(path)
+    except OSError:
+        return f"unreadable:{path}"
+
+
 def check_writable_target(path: Path, *, option: str) -> None:
     """Fail early if ``path`` cannot be written (missing or read-only folder, or a directory)."""
     parent = path.parent if str(path.parent) else Path(".")

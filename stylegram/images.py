@@ -17,8 +17,20 @@ from .errors import ImageError, InputError
 from .fileio import atomic_write
 
 OUTPUT_FORMATS: dict[str, str] = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+IMAGE_SUFFIXES = frozenset(OUTPUT_FORMATS) | {".tif", ".tiff", ".bmp"}  # what folder scans pick up
 RECIPE_KEY = "stylegram.recipe"
-EXIF_IMAGE_DESCRIPTION = 0x010E  # where WebP files keep the recipe
+EXIF_IMAGE_DESCRIPTION = 0x010E
+ORIENTATION_TAG = 0x0112  # where WebP files keep the recipe
+
+
+def image_files(folder: Path, what: str) -> list[Path]:
+    """The image files of ``folder`` (by suffix), sorted; a missing or image-less folder is an InputError."""
+    if not folder.is_dir():
+        raise InputError(f"{what} {folder}: not a folder")
+    found = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not found:
+        raise InputError(f"{what} {folder}: contains no images")
+    return found
 
 
 def _open_and_load(path: Path) -> Image.Image:
@@ -72,6 +84,15 @@ def to_rgb(image: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return image.convert("RGB")
+
+
+def image_size(path: str | Path, what: str = "image") -> tuple[int, int]:
+    """(width, height) of ``path`` as loaded (EXIF orientation applied), checked as ``load_image`` checks it."""
+    with _open_checked(Path(path), what) as image:
+        width, height = image.size
+        if image.getexif().get(ORIENTATION_TAG) in (5, 6, 7, 8):  # rotated by 90 degrees
+            width, height = height, width
+    return width, height
 
 
 def scaled_size(width: int, height: int, long_edge: int) -> tuple[int, int]:

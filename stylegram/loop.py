@@ -10,7 +10,7 @@ import enum
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Protocol
 
 import torch
 
@@ -20,8 +20,16 @@ CONVERGENCE_WINDOW = 10  # iterations over which --tol compares the loss
 # An iterate with a pixel more than this outside [0, 1] is wild: L-BFGS without a line search steps there
 # now and then a few iterations into a scale and steps back at the next iteration (measured: to -4.9..6.3
 # at 48 px, -10..10.6 at 1024 px; the other iterates stay within 0.7 of the range, 0.97 just after a wild
-# one). A scale that would end on a wild iterate ends on the last one in range (README "Same look ...").
+# one). A scale that would end on a wild iterate ends on the last one in range (docs/design.md).
 WILD_EXCURSION = 1.0
+
+
+class LossAndGrad(Protocol):
+    """What the loop descends on: ``Objective`` (whole image), ``TiledObjective``, ``terms.AddedTerm``."""
+
+    def loss_and_grad(self, image: torch.Tensor) -> dict[str, float]:
+        """The loss terms of ``image`` (at least loss, content, style, tv); sets ``image.grad``."""
+        ...
 
 
 class Stop(str, enum.Enum):
@@ -98,7 +106,7 @@ def converged(history: list[float], tol: float) -> bool:
     return before > 0 and (before - now) / before < tol
 
 
-def optimize(objective, image: torch.Tensor, state: LoopState, *, optimizer: str, lr: float, iterations: int,
+def optimize(objective: LossAndGrad, image: torch.Tensor, state: LoopState, *, optimizer: str, lr: float, iterations: int,
              tol: float = 0.0, callback: Callable[[Progress], None] | None = None,
              scale: tuple[int, int, int] = (1, 1, 0), optimizer_state: dict | None = None,
              history: list[float] | None = None, losses: dict[str, float] | None = None,

@@ -37,14 +37,24 @@ def gram_matrix(features: torch.Tensor, *, prescale: bool = False) -> torch.Tens
     return (flat @ flat.transpose(1, 2)) * (1.0 / (c * h * w))
 
 
+def content_norm(target: torch.Tensor) -> torch.Tensor:
+    """What the content loss's mean squared error is divided by: the target's mean square."""
+    return target.pow(2).mean() + EPS
+
+
+def style_norm(target_gram: torch.Tensor) -> torch.Tensor:
+    """What a style layer's squared Gram error is divided by: the target Gram's squared norm."""
+    return target_gram.pow(2).sum() + EPS
+
+
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Relative mean squared error of feature maps."""
-    return (features - target).pow(2).mean() / (target.pow(2).mean() + EPS)
+    return (features - target).pow(2).mean() / content_norm(target)
 
 
 def style_loss(gram: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
     """Relative squared error of Gram matrices."""
-    return (gram - target_gram).pow(2).sum() / (target_gram.pow(2).sum() + EPS)
+    return (gram - target_gram).pow(2).sum() / style_norm(target_gram)
 
 
 def tv_loss(image: torch.Tensor) -> torch.Tensor:

@@ -1,21 +1,23 @@
 """Up-front memory estimate for a stylization and the plan that fits a budget: the whole image at
 once when it fits, else the largest tiles that do (``tiling.py``), with an L-BFGS history that fits.
-Only what cannot be done even tiled is refused, before anything is loaded."""
+Only what cannot be done even tiled is refused, before anything is loaded.
+
+The one planner: ``stylize`` plans every scale once (``scale_plans``) against one ``Budget`` read
+once (``memory_budget``); the CLI prints those plans, and ``batch`` gives each worker its share."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Sequence
 
 from .errors import InputError
 from .layers import layers_through, output_shape
-
-HALO, GRID = 80, 16  # tiling.py's halo and grid (kept here without importing torch)
+from .tile_geometry import HALO, MIN_TILE, tile_sizes
 
 BYTES_PER_VALUE = 4
 # Autograd keeps about one copy of the activations up to the deepest layer, and the backward pass a
 # few more for a while: measured 2.5 KB per pixel whole at 1024x768 and 2.7 KB per padded-tile pixel
-# at 2048 px in 640 px tiles, about 1.1 copies. 2.0 leaves room for allocator slack (README "Print sizes").
+# at 2048 px in 640 px tiles, about 1.1 copies. 2.0 leaves room for allocator slack (docs/print-sizes.md).
 ACTIVATION_COPIES = 2.0
 FIXED_BYTES = 600 * 2**20  # torch, weights (80 MiB decoded), ONNX Runtime session, Python
 # ONNX Runtime computing the targets (without its arena, ``SessionConfig.release_memory``): a one-off
@@ -55,79 +57,90 @@ def estimate_bytes(height: int, width: int, layers) -> int:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """Bytes a run may use, and where that figure came from (named in refusals)."""
+
+    bytes: int
+    source: str
+
+
+    def share(self, workers: int) -> "Budget":
+        """One of ``workers`` equal shares (each batch worker plans within its own)."""
+        if workers <= 1:
+            return self
+        return Budget(self.bytes // workers, f"1/{workers} of {self.source}, one share per worker")
+
+
+def memory_budget(memory_gib: float | None, *, device: str = "cpu", share: int = 1) -> Budget:
+    """``memory_gib`` (``--memory``), else what is free now on ``device`` (host memory, or the GPU's
+    free memory for a CUDA device), read once here; divided by ``share`` when several workers split it."""
+    if memory_gib:
+        total, source = int(memory_gib * 2**30), "--memory"
+    elif device.startswith("cuda"):
+        import torch  # only for a CUDA device, where torch is there to run the loop anyway
+
+        total, source = torch.cuda.mem_get_info(torch.device(device))[0], f"the free memory of {device} now"
+    else:
+        import psutil
+
+        total, source = psutil.virtual_memory().available, "the memory available now"
+    return Budget(total, source).share(share)
+
+
+@dataclass(frozen=True)
 class Plan:
+    height: int
+    width: int
     tile: int | None  # core size of the tiles (px), None: the whole image at once
     history: int  # L-BFGS pairs
     bytes: int  # the estimate of what this plan needs
 
-    def describe(self, height: int, width: int) -> str:
+    def describe(self) -> str:
         how = "whole image" if self.tile is None else f"tiles of {self.tile} px (+{HALO} px halo)"
-        return f"{width}x{height}: {how}, L-BFGS history {self.history}, about {self.bytes / 2**30:.1f} GiB"
+        return f"{self.width}x{self.height}: {how}, L-BFGS history {self.history}, about {self.bytes / 2**30:.1f} GiB"
 
 
-def plan_fit(height: int, width: int, layers, budget: int, *, tile: int | None = None,
-             budget_source: str = "--memory", style_scale: float = 1.0) -> Plan:
-    """The whole image if it fits ``budget`` bytes, else the largest tile (multiple of 16 px) that does,
+def plan_fit(height: int, width: int, layers, budget: Budget, *, tile: int | None = None,
+             style_scale: float = 1.0) -> Plan:
+    """The whole image if it fits ``budget``, else the largest tile (multiple of 16 px) that does,
     with as much L-BFGS history as a quarter of the budget holds (at least 10 pairs); ``tile`` forces one.
     The targets are computed whole, so their peak must fit too."""
     targets = target_bytes(height, width, style_scale)
-    if targets > budget:
+    if targets > budget.bytes:
         raise InputError(f"--memory: computing the targets of a {width}x{height} stylization needs about "
-                         f"{targets / 2**30:.1f} GiB (they are not tiled); the budget is {budget / 2**30:.1f} GiB "
-                         f"({budget_source}); use a smaller --size or a larger --memory")
+                         f"{targets / 2**30:.1f} GiB (they are not tiled); the budget is {budget.bytes / 2**30:.1f} "
+                         f"GiB ({budget.source}); use a smaller --size or a larger --memory")
     whole = estimate_bytes(height, width, layers)
-    if tile is None and whole <= budget:
-        return Plan(None, LBFGS_HISTORY, whole)
+    if tile is None and whole <= budget.bytes:
+        return Plan(height, width, None, LBFGS_HISTORY, whole)
     fixed = image_bytes(height, width)
-    pairs = max(MIN_HISTORY, min(LBFGS_HISTORY, budget // 4 // max(1, history_bytes(height, width, 1))))
-    sizes = [tile] if tile else range(max(height, width) // GRID * GRID, 63, -GRID)
-    for core in sizes:
+    pairs = max(MIN_HISTORY, min(LBFGS_HISTORY, budget.bytes // 4 // max(1, history_bytes(height, width, 1))))
+    for core in [tile] if tile else tile_sizes(max(height, width)):
         padded_h, padded_w = min(height, core + 2 * HALO), min(width, core + 2 * HALO)
         needed = fixed + history_bytes(height, width, pairs) + activation_bytes(padded_h, padded_w, layers)
-        if needed <= budget or tile:
-            return Plan(core, pairs, needed)
-    smallest = fixed + history_bytes(height, width, MIN_HISTORY) + activation_bytes(64 + 2 * HALO, 64 + 2 * HALO, layers)
+        if needed <= budget.bytes or tile:
+            return Plan(height, width, core, pairs, needed)
+    padded = MIN_TILE + 2 * HALO
+    smallest = fixed + history_bytes(height, width, MIN_HISTORY) + activation_bytes(padded, padded, layers)
     raise InputError(f"--memory: a {width}x{height} stylization needs about {smallest / 2**30:.1f} GiB even in "
-                     f"64 px tiles with {MIN_HISTORY} L-BFGS pairs; the budget is {budget / 2**30:.1f} GiB "
-                     f"({budget_source}); use a smaller --size or a larger --memory")
+                     f"{MIN_TILE} px tiles with {MIN_HISTORY} L-BFGS pairs; the budget is "
+                     f"{budget.bytes / 2**30:.1f} GiB ({budget.source}); use a smaller --size or a larger --memory")
 
 
-def available_bytes() -> int | None:
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def scale_plans(content: Path, schedule: list[tuple[int, int]], layers, *, memory_gib: float | None,
-                tile: int | None, max_pixels: int | None, style_scale: float = 1.0) -> list[Plan]:
-    """One plan per scale of ``schedule`` for the content image's aspect ratio.
+def scale_plans(dims: Sequence[tuple[int, int]], layers, budget: Budget | None, *, tile: int | None = None,
+                max_pixels: int | None = None, style_scale: float = 1.0) -> list[Plan]:
+    """One plan per scale, for the (height, width) of each scale, coarsest first.
 
     ``max_pixels`` replaces the memory check with a pixel cap (whole image); ``tile`` forces tiles
-    on every scale larger than one tile; otherwise the budget is ``memory_gib`` or what is available.
+    on every scale larger than one tile; otherwise each scale is fitted to ``budget``.
     """
-    from PIL import Image
-
-    from .images import scaled_size
-
-    try:
-        with Image.open(content) as image:
-            dims = [scaled_size(*image.size, size)[::-1] for size, _ in schedule]
-    except Exception:  # unreadable files are reported by the image loader, with its own message
-        return [Plan(None, LBFGS_HISTORY, 0) for _ in schedule]
     height, width = dims[-1]
     if max_pixels is not None and not tile:
         if width * height > max_pixels:
-            raise InputError(f"--size {schedule[-1][0]}: output {width}x{height} = {width * height} px exceeds "
-                             f"--max-pixels {max_pixels}")
-        return [Plan(None, LBFGS_HISTORY, estimate_bytes(h, w, layers)) for h, w in dims]
-    budget = int(memory_gib * 2**30) if memory_gib else (available_bytes() or 2**62)
-    source = "--memory" if memory_gib else "the memory available now"
-    plans = [plan_fit(h, w, layers, budget, tile=tile if tile and max(h, w) > tile else None, budget_source=source,
-                      style_scale=style_scale)
+            raise InputError(f"--size: output {width}x{height} = {width * height} px exceeds --max-pixels {max_pixels}")
+        return [Plan(h, w, None, LBFGS_HISTORY, estimate_bytes(h, w, layers)) for h, w in dims]
+    if budget is None:
+        raise ValueError("scale_plans needs a budget unless max_pixels is given")
+    plans = [plan_fit(h, w, layers, budget, tile=tile if tile and max(h, w) > tile else None, style_scale=style_scale)
              for h, w in reversed(dims)]  # the largest first: a refusal names the scale that matters
     return plans[::-1]

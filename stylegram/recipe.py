@@ -28,18 +28,21 @@ class RunSetup:
 
 
 def setup_run(settings: StylizeSettings, content: str | Path, styles: Sequence[str | Path], *,
-              plans: Sequence = ()) -> RunSetup:
+              plans: Sequence = (), precision: str | None = None) -> RunSetup:
     """Resolve the device and precision, decode the weights and hash the inputs: once per run.
 
     ``plans`` (one ``memory_estimate.Plan`` per scale) go into the recipe when any scale is tiled
-    or keeps a shorter L-BFGS history: then they shape the result."""
+    or keeps a shorter L-BFGS history: then they shape the result. ``precision`` replaces resolving
+    ``settings.precision`` (a resumed run keeps the precision it started with)."""
     from .errors import InputError
 
     if not styles:
         raise InputError("give at least one style image")
     blend = tuple(normalized_weights(settings.style_blend, len(styles), "--style-blend"))
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
     device = resolve_device(settings.device)
-    precision = resolve_precision(settings.precision, device)
+    precision = precision or resolve_precision(settings.precision, device)
     weights = load_weights(settings.weights)
     recipe = make_recipe(settings, content, styles, weights, precision, blend)
     if any(plan.tile is not None or plan.history != 100 for plan in plans):

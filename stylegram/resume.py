@@ -33,6 +33,7 @@ class Snapshot:
     history: list[float] = field(default_factory=list)
     losses: dict[str, float] = field(default_factory=dict)  # of the last iteration, reported if nothing is left
     last_in_range: "torch.Tensor | None" = None  # the last iterate in range, when the last one is wild (loop.py)
+    precision: str | None = None  # the loop precision the run used (in a file: its recipe's precision_used)
 
 
 def state_path(output: Path) -> Path:
@@ -91,6 +92,18 @@ def load_snapshot(path: Path, recipe: dict, device: "torch.device") -> Snapshot:
     in_range = tensors.get("last_in_range")
     return Snapshot(counters[0], counters[1], counters[2], tensors["image"].to(device), state, history, losses,
                     in_range.to(device) if in_range is not None else None)
+
+
+def saved_precision(path: Path) -> str | None:
+    """The loop precision a saved run used (``auto`` resolved), so that its resumption uses the same
+    one even if this machine's measured choice changed since; None if the file cannot say."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return json.loads((handle.metadata() or {})["recipe"]).get("precision_used")
+    except Exception:  # missing or damaged: load_snapshot reports it
+        return None
 
 
 def _comparable(recipe: dict) -> dict:

@@ -11,14 +11,16 @@ from typing import Optional
 
 from .errors import InputError
 from .sizing import check_size
+from .tile_geometry import GRID, MIN_TILE, check_tile
 from .layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, POOLING_MODES, parse_layer_list
+from .serve import DEFAULT_NAME as DEFAULT_SERVER_MODEL
 
 OPTIMIZERS = ("lbfgs", "adam")
-DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.05}  # adam: 0.05 beat 0.02 and 0.1 at 128 and 256 px (README)
+DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.05}  # adam: 0.05 beat 0.02 and 0.1 at 128 and 256 px (docs/design.md)
 TARGET_ENGINES = ("auto", "ort", "torch", "server")
-MIN_AUTO_SCALE = 192  # px: automatic schedules start at or above this long edge (README "Coarse to fine, measured")
+MIN_AUTO_SCALE = 192  # px: automatic schedules start at or above this long edge (docs/design.md)
 PRECISIONS = ("auto", "fp32", "bf16")
-AUTO_COARSE_STYLE = 1.0  # measured at 2048 px: same-look ratio 2.6x -> 1.18x (README)
+AUTO_COARSE_STYLE = 1.0  # measured at 2048 px: same-look ratio 2.6x -> 1.18x (docs/print-sizes.md)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,9 +50,11 @@ class StylizeSettings:
     original_colors: bool = False
     weights: Optional[str] = None  # None: the original VGG19; a torchvision .pth path; "random" (tests)
     device: str = "cpu"
+    threads: int = 0  # CPU threads for torch and ONNX Runtime (0: their defaults, all cores); a batch worker's share
     precision: str = "auto"  # "bf16": VGG passes under bfloat16 autocast; "auto": bf16 where the hardware has fast bf16
     targets: str = "auto"  # who computes the fixed targets: "ort", "torch", "server", or "auto" (ort when installed)
     server: Optional[str] = None  # http://HOST:PORT or grpc://HOST:PORT of `stylegram serve` (implies targets="server")
+    server_model: str = DEFAULT_SERVER_MODEL  # the model name asked of --server (`serve --name`)
     cache: bool = True  # keep/reuse style Grams in the cache (home()/grams)
     model: Optional[str] = None  # exported .onnx for ORT targets; None: exported once into home()/models
     max_pixels: Optional[int] = None  # None: plan by memory (--memory); else allow up to this many pixels, whole
@@ -84,6 +88,7 @@ class StylizeSettings:
 
         return [
             (self.iterations > 0, f"--iterations must be positive, got {self.iterations}"),
+            (self.threads >= 0, f"--threads must be >= 0 (0: all cores), got {self.threads}"),
             (self.scales >= 0, f"--scales must be >= 0 (0: automatic), got {self.scales}"),
             (self.iterations_per_scale is None or (all(v > 0 for v in self.iterations_per_scale)
                                                    and len(self.iterations_per_scale) == self.scale_count),
@@ -91,8 +96,8 @@ class StylizeSettings:
             (non_negative(self.tol), f"--tol must be >= 0, got {self.tol}"),
             (self.max_pixels is None or self.max_pixels > 0, f"--max-pixels must be positive, got {self.max_pixels}"),
             (self.memory is None or positive(self.memory), f"--memory must be a positive number of GiB, got {self.memory}"),
-            (self.tile is None or (self.tile >= 64 and self.tile % 16 == 0),
-             f"--tile must be a multiple of 16 px, at least 64, got {self.tile}"),
+            (self.tile is None or check_tile(self.tile),
+             f"--tile must be a multiple of {GRID} px, at least {MIN_TILE}, got {self.tile}"),
             (self.time_limit is None or positive(self.time_limit), f"--time-limit must be positive, got {self.time_limit}"),
             (self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer}"),
             (self.lr is None or positive(self.lr), f"--lr must be a positive number, got {self.lr}"),
@@ -120,7 +125,7 @@ class StylizeSettings:
     @property
     def coarse_style_weight(self) -> float:
         """``coarse_style``, or when unset AUTO_COARSE_STYLE for schedules whose finest scale is at least 4x
-        the coarsest (3+ scales, where the look drifts: README "Same look at every size"), else 0."""
+        the coarsest (3+ scales, where the look drifts: docs/print-sizes.md), else 0."""
         if self.coarse_style is not None:
             return self.coarse_style
         return AUTO_COARSE_STYLE if self.scale_count >= 3 else 0.0

@@ -76,10 +76,10 @@ def _ort_session(settings, weights):
     from .runtime.targets import check_model_matches
 
     path = Path(settings.model) if settings.model else managed_model(settings, weights)
-    # ONNX Runtime ignores OMP_NUM_THREADS and sizes its pool to the host: give it torch's thread budget,
+    # ONNX Runtime ignores OMP_NUM_THREADS and sizes its pool to the host: give it the run's thread budget,
     # so a process limited to k threads (a batch worker) stays within k cores
     # ... and its memory back after each run: the loop needs it (``SessionConfig.release_memory``)
-    session = shared_session(path, SessionConfig.for_device(settings.device, threads=torch.get_num_threads(),
+    session = shared_session(path, SessionConfig.for_device(settings.device, threads=settings.threads,
                                                             release_memory=True))
     check_model_matches(session.info, path, content_layers=settings.content_layers,
                         style_layers=settings.style_layers, pool=settings.pool, weights_sha256=weights.sha256)
@@ -93,7 +93,7 @@ def _server_session(settings, weights):
 
     from .serve.client import ServerSession, check_server_model
 
-    session = ServerSession(settings.server)
+    session = ServerSession(settings.server, model_name=settings.server_model)
     check_server_model(session.info, settings.server, content_layers=settings.content_layers,
                        style_layers=settings.style_layers, pool=settings.pool, weights_sha256=weights.sha256,
                        preprocessing=json.dumps(asdict(weights.preprocessing), sort_keys=True))

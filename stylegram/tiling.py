@@ -11,52 +11,16 @@ One evaluation is two passes:
    tile's part of the content error. Each core feature belongs to one tile, so summing the padded
    tiles' pixel gradients, halos included, gives the whole image's gradient.
 
-The halo: relu5_1's receptive field in VGG19 is 156 px (radius 78); 80 px keeps tiles on the 16 px
-grid of relu5_1's four poolings, so pooling windows line up with the whole image's.
+Where the tiles lie, and why the halo is 80 px, is ``tile_geometry.py``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from .layers import layers_by_name
-from .losses import EPS, tv_loss
-
-HALO = 80
-GRID = 16
-
-
-def receptive_field(layer: str) -> int:
-    """Receptive field (px) of one output of ``layer``: 3x3 convolutions and 2x2 poolings."""
-    size, stride, last = 1, 1, layers_by_name()[layer].position
-    for current in (other for other in layers_by_name().values() if other.position <= last):
-        if current.kind == "conv":
-            size += 2 * stride
-        elif current.kind == "pool":
-            size, stride = size + stride, stride * 2
-    return size
-
-
-@dataclass(frozen=True)
-class Tile:
-    core: tuple[int, int, int, int]  # y0, y1, x0, x1: the pixels whose features this tile owns
-    padded: tuple[int, int, int, int]  # the core plus the halo, clipped to the image
-
-
-def plan_tiles(height: int, width: int, tile: int, *, halo: int = HALO, grid: int = GRID) -> list[Tile]:
-    """Cores of ``tile`` px (rounded down to the grid; the last in a row or column takes the rest)."""
-    step = max(grid, tile // grid * grid)
-
-    def spans(extent: int) -> list[tuple[int, int]]:
-        starts = list(range(0, extent, step))
-        if len(starts) > 1 and extent - starts[-1] < grid:  # no sliver smaller than the grid
-            starts.pop()
-        return [(start, starts[i + 1] if i + 1 < len(starts) else extent) for i, start in enumerate(starts)]
-
-    return [Tile((y0, y1, x0, x1), (max(0, y0 - halo), min(height, y1 + halo), max(0, x0 - halo), min(width, x1 + halo)))
-            for y0, y1 in spans(height) for x0, x1 in spans(width)]
+from .losses import content_norm, style_norm, tv_loss
+from .tile_geometry import Tile
 
 
 class TiledObjective:
@@ -105,8 +69,9 @@ class TiledObjective:
                     grams[n] += tile_grams[n]
                 for n in errors:
                     errors[n] += tile_errors[n]
-            content_scale = {n: 1.0 / (t.numel() * (t.pow(2).mean() + EPS)) for n, t in targets.content.items()}
-            style_scale = {n: w / (targets.style[n].pow(2).sum() + EPS) for n, w in objective.style_layer_weights.items()}
+            # the sums above, scaled as losses.py normalises its terms (a mean is a sum / numel)
+            content_scale = {n: 1.0 / (t.numel() * content_norm(t)) for n, t in targets.content.items()}
+            style_scale = {n: w / style_norm(targets.style[n]) for n, w in objective.style_layer_weights.items()}
             residual = {n: grams[n] / counts[n] - targets.style[n] for n in style_scale}
             content = sum(errors[n] * content_scale[n] for n in errors)
             style = sum(style_scale[n] * residual[n].pow(2).sum() for n in style_scale)

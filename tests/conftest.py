@@ -23,6 +23,24 @@ def private_home(tmp_path_factory, monkeypatch):
     return home
 
 
+@pytest.fixture(scope="session", autouse=True)
+def precision_measured(tmp_path_factory):
+    """``--precision auto`` measures on first use and says so in one line; measure it once, for real,
+    before the tests, so that tests of what a command prints see a machine that has been measured
+    (tests/test_precision.py covers the measurement itself in homes of their own)."""
+    from stylegram.precision import cpu_precision
+
+    previous = os.environ.get("STYLEGRAM_HOME")
+    os.environ["STYLEGRAM_HOME"] = str(tmp_path_factory.getbasetemp() / "stylegram-home")
+    try:
+        cpu_precision()
+    finally:
+        if previous is None:
+            os.environ.pop("STYLEGRAM_HOME")
+        else:
+            os.environ["STYLEGRAM_HOME"] = previous
+
+
 @pytest.fixture(scope="session")
 def original_weights():
     from stylegram.weights import load_weights

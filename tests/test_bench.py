@@ -17,6 +17,7 @@ def bench_json(tmp_path_factory):
     return json.loads((out / "b.json").read_text()), out / "b.png"
 
 
+@pytest.mark.slow
 def test_json_structure(bench_json):
     data, plot = bench_json
     assert {"machine", "options", "features", "loop", "matmul_gflops"} <= set(data)
@@ -74,7 +75,7 @@ def test_gpu_paths_present_and_correct(bench_json):
 @needs_cuda
 def test_stylize_on_cuda():
     from stylegram.settings import StylizeSettings
-    from stylegram.stylize import stylize
+    from stylegram.engine import stylize
 
     from .conftest import CONTENT, STYLE
 

@@ -153,6 +153,7 @@ def test_layers_and_doctor(capsys):
     assert "sha256 verified" in out and "CPUExecutionProvider" in out
 
 
+@pytest.mark.slow
 def test_stylize_reports_cache_hit_and_bad_models(tmp_path, capsys, private_home):
     args = ["stylize", CONTENT, STYLE, "-o", tmp_path / "a.png", "--size", "32", "--iterations", "1"]
     assert run_cli(args, capsys)[0] == 0

@@ -11,18 +11,19 @@ from stylegram.errors import InputError
 from stylegram.images import to_pil
 from stylegram.memory_estimate import Plan
 from stylegram.settings import StylizeSettings
-from stylegram.stylize import prepare, scale_objective, stylize
+from stylegram.engine import prepare, scale_objective, stylize
 
 from .conftest import CONTENT, STYLE
 
 COMMON = dict(size=128, scales=2, iterations=12, tol=0, precision="fp32", targets="torch", cache=False)
 
 
+@pytest.mark.slow
 def test_the_term_and_its_gradient_are_the_downscaled_images_style_loss(original_weights):
     settings = StylizeSettings(coarse_style=2.0, **COMMON)
     coarse = prepare(CONTENT, [STYLE], settings, size=64)
     fine = prepare(CONTENT, [STYLE], settings, size=128, model=coarse.objective.model)
-    objective = scale_objective(fine, Plan(None, 100, 0), settings, coarse)
+    objective = scale_objective(fine, Plan(0, 0, None, 100, 0), settings, coarse)
     image = (fine.image.detach() + 0.05 * torch.randn(fine.image.shape, generator=torch.Generator().manual_seed(0)))
     image = image.clamp(0, 1).requires_grad_(True)
     terms = objective.loss_and_grad(image)
@@ -37,6 +38,7 @@ def test_the_term_and_its_gradient_are_the_downscaled_images_style_loss(original
     torch.testing.assert_close(image.grad, expected.grad, rtol=1e-4, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_a_run_with_the_term_keeps_the_coarse_look(private_home):
     """The result downscaled to the coarse scale is closer to the coarse style than without the term."""
     results = {w: stylize(CONTENT, [STYLE], StylizeSettings(coarse_style=w, **COMMON)) for w in (0.0, 2.0)}
@@ -56,6 +58,7 @@ def test_a_negative_weight_is_refused():
         StylizeSettings(coarse_style=-1)
 
 
+@pytest.mark.slow
 def test_by_default_the_term_is_on_from_three_scales(private_home):
     """Unset (the default), the weight is 1 when the finest scale is >= 4x the coarsest, else 0: a default
     three-scale run equals one with --coarse-style 1 and differs from --coarse-style 0; two scales, the opposite."""

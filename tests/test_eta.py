@@ -7,7 +7,7 @@ import pytest
 from stylegram.cli.progress_bar import time_left
 from stylegram.eta import iteration_cost, later_cost
 from stylegram.settings import StylizeSettings
-from stylegram.stylize import stylize
+from stylegram.engine import stylize
 
 from .conftest import CONTENT, STYLE
 
@@ -20,6 +20,7 @@ def test_a_tiled_iteration_costs_its_padded_tiles_twice_over():
     assert later_cost(96, 128, 128, [(256, 10, None)]) == 10 * 3 * 192 * 256
 
 
+@pytest.mark.slow
 def test_progress_reports_the_time_left_over_every_scale(private_home):
     seen = []
     stylize(CONTENT, [STYLE], StylizeSettings(size=128, scales=2, iterations=4, tol=0), callback=seen.append)

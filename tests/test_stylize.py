@@ -12,7 +12,7 @@ from stylegram.settings import StylizeSettings
 from stylegram.loop import Stop
 from stylegram.model import VGG19Features
 from stylegram.objective import Objective
-from stylegram.stylize import stylize
+from stylegram.engine import stylize
 from stylegram.targets import Targets, torch_grams
 from stylegram.tensor_images import to_array, to_tensor
 
@@ -38,6 +38,7 @@ def _losses_of(image: np.ndarray, settings: StylizeSettings, weights) -> dict[st
     return terms
 
 
+@pytest.mark.slow
 def test_style_loss_falls_tenfold_and_content_is_kept(original_weights):
     settings = StylizeSettings(size=64, iterations=80, tol=0)
     seen = []
@@ -60,6 +61,7 @@ def test_style_loss_falls_tenfold_and_content_is_kept(original_weights):
     assert result.recipe["settings"]["iterations"] == 80
 
 
+@pytest.mark.slow
 def test_same_seed_same_image():
     settings = StylizeSettings(size=32, iterations=5, init="noise", seed=3)
     a = stylize(CONTENT, [STYLE], settings).image
@@ -69,6 +71,7 @@ def test_same_seed_same_image():
     assert not np.array_equal(a, c)
 
 
+@pytest.mark.slow
 def test_adam_blend_and_original_colors(tmp_path):
     settings = StylizeSettings(size=48, iterations=15, optimizer="adam", style_blend=(3, 1), original_colors=True,
                                tv_weight=1.0, style_scale=1.5)
@@ -82,6 +85,7 @@ def test_adam_blend_and_original_colors(tmp_path):
     assert chroma_error.mean() < 0.005 and np.median(chroma_error) < 1e-3  # only clipping at 0/1 moves it
 
 
+@pytest.mark.slow
 def test_adam_with_its_default_rate_descends_monotonically(original_weights):
     seen = []
     stylize(CONTENT, [STYLE], StylizeSettings(size=64, iterations=60, optimizer="adam", tol=0, precision="fp32"),
@@ -91,6 +95,7 @@ def test_adam_with_its_default_rate_descends_monotonically(original_weights):
     assert losses[-1] < 0.25 * losses[0] and seen[-1].style < 0.15 * seen[0].style
 
 
+@pytest.mark.slow
 def test_init_from_image(tmp_path):
     result = stylize(CONTENT, [STYLE], StylizeSettings(size=32, iterations=2, init=str(STYLE)))
     content = load_image(CONTENT, long_edge=32)
@@ -101,6 +106,7 @@ def test_init_from_image(tmp_path):
     assert from_painting < 0.5 * from_photo, (from_painting, from_photo)
 
 
+@pytest.mark.slow
 def test_nan_stops_and_keeps_last_good_image():
     result = stylize(CONTENT, [STYLE], StylizeSettings(size=32, iterations=10, lr=1e38))
     assert result.stopped == Stop.DIVERGED == "diverged" and "became NaN or infinite at iteration 2" in result.message
@@ -131,6 +137,7 @@ def test_blend_must_match_styles():
         stylize(CONTENT, [STYLE, STYLE], StylizeSettings(size=32, iterations=1, style_blend=(1, 0)))
 
 
+@pytest.mark.slow
 def test_ort_targets_give_the_same_result_as_torch_targets(private_home):
     # Adam: a smooth path, so equal targets must give (numerically) the same image. L-BFGS's
     # first steps amplify 1e-7 differences, so for it the final losses are compared instead.
@@ -149,20 +156,7 @@ def test_ort_targets_give_the_same_result_as_torch_targets(private_home):
     np.testing.assert_allclose(cached[1].image, by_torch.image, atol=1e-4)
 
 
-def test_auto_precision_is_bf16_only_with_amx(monkeypatch):
-    from stylegram import devices
-
-    cpu = torch.device("cpu")
-    monkeypatch.setattr(devices, "cpu_has_amx", lambda: False)
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
-    assert devices.resolve_precision("auto", cpu) == "fp32"  # AVX512-BF16 alone: slower in bf16
-    monkeypatch.setattr(devices, "cpu_has_amx", lambda: True)
-    assert devices.resolve_precision("auto", cpu) == "bf16"
-    assert devices.resolve_precision("fp32", cpu) == "fp32" and devices.resolve_precision("bf16", cpu) == "bf16"
-    result = stylize(CONTENT, [STYLE], StylizeSettings(size=32, iterations=1))  # what the recipe records
-    assert result.recipe["precision_used"] == "bf16" and result.recipe["settings"]["precision"] == "auto"
-
-
+@pytest.mark.slow
 def test_bf16_precision_runs_and_lowers_style_loss():
     result = stylize(CONTENT, [STYLE], StylizeSettings(size=48, iterations=30, precision="bf16"))
     assert result.recipe["precision_used"] == "bf16"
@@ -170,6 +164,7 @@ def test_bf16_precision_runs_and_lowers_style_loss():
     assert result.losses["style"] < 0.3  # from about 0.5 at the content image
 
 
+@pytest.mark.slow
 def test_schedule_and_multiscale_run():
     assert StylizeSettings(size=512).schedule() == [(256, 300), (512, 300)]  # the default: automatic
     assert StylizeSettings(size=383).schedule() == [(383, 300)]
@@ -188,11 +183,12 @@ def test_schedule_and_multiscale_run():
     assert result.recipe["settings"]["scales"] == 2 and result.recipe["settings"]["size"] == 64
 
 
+@pytest.mark.slow
 def test_coarse_to_fine_carries_the_coarse_work_and_keeps_the_detail(original_weights):
     """The fine scale starts from the coarse result's low frequencies plus the photo's high ones."""
     import torch.nn.functional as F
 
-    from stylegram.stylize import coarse_to_fine
+    from stylegram.engine import coarse_to_fine
 
     coarse = stylize(CONTENT, [STYLE], StylizeSettings(size=64, scales=1, iterations=40, tol=0, precision="fp32"))
     coarse_image = to_tensor(coarse.image, "cpu")
@@ -210,10 +206,11 @@ def test_coarse_to_fine_carries_the_coarse_work_and_keeps_the_detail(original_we
     assert (back - coarse_image).abs().mean() < 0.03
 
 
+@pytest.mark.slow
 def test_coarse_to_fine_beats_one_scale_at_the_same_work(original_weights):
     """Fixed budget in work (iterations x pixels, what the convolutions cost): 80 full-size units.
 
-    Style-heavy weights, where the coarse scale matters (README "Coarse to fine, measured"). Here
+    Style-heavy weights, where the coarse scale matters (docs/design.md). Here
     the two runs also took about the same wall time (7.8 s vs 7.6 s), and 120 single-scale
     iterations (10 s) still ended above the coarse-to-fine run. Timings: benchmarks/multiscale.py.
     """
@@ -242,7 +239,7 @@ def test_time_limit_spent_at_a_coarse_scale_still_gives_the_full_size():
 
 
 def test_time_limit_is_shared_between_scales_by_planned_work():
-    from stylegram.stylize import scale_deadline
+    from stylegram.engine import scale_deadline
 
     now = time.perf_counter()
     deadline = scale_deadline(now + 10.0, [(32, 100), (64, 100)])  # a quarter of the pixels: 1/5 of the work
@@ -254,6 +251,7 @@ def _score(image: np.ndarray, size: int, weights) -> float:
     return _losses_of(image, StylizeSettings(size=size), weights)["loss_weighted"]
 
 
+@pytest.mark.slow
 def test_convergence_stop_saves_iterations_at_nearly_the_same_loss(original_weights):
     common = dict(size=64, precision="fp32", targets="torch", cache=False, scales=1, iterations=300)
     full = stylize(CONTENT, [STYLE], StylizeSettings(tol=0, **common))

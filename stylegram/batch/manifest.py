@@ -1,25 +1,22 @@
 """What a batch does: items from a manifest (CSV or JSON Lines) or a contents x styles grid (no torch).
 
 An item is one full stylization: a content image, one or more style images, and per-item
-settings (the command's options, overridden by the row's own columns). Its key is a hash of
-everything the result depends on (settings, the inputs' bytes, the weights), stored in the
-output's recipe, so a rerun recognises finished items by what they are, not by file name.
+settings (the command's options, overridden by the row's own columns). A rerun recognises finished
+items by what they are, not by file name: ``identity.item_key``.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
 from ..errors import InputError
-from ..fileio import sha256_file
+from ..images import image_files
 from ..settings import StylizeSettings
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"}
 # columns a row may set, with how to read them from CSV text
 OVERRIDES = {"size": int, "iterations": int, "style_weight": float, "content_weight": float, "tv_weight": float,
              "style_scale": float, "seed": int}
@@ -37,22 +34,10 @@ class BatchItem:
         return folder / f"{self.name}.png"
 
 
-def item_key(item: BatchItem, weights_sha256: str) -> str:
-    """sha256 of what the result depends on; unreadable inputs hash as missing (the item then fails)."""
-    def digest(path: Path) -> str:
-        try:
-            return sha256_file(path)
-        except OSError:
-            return f"unreadable:{path}"
-
-    data = {"settings": item.settings.as_dict(), "content": digest(item.content),
-            "styles": [digest(p) for p in item.styles], "weights": weights_sha256}
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
 def grid(contents: Path, styles: Path, defaults: StylizeSettings) -> list[BatchItem]:
     """Every content image of one folder with every style image of another."""
-    rows = [{"content": c, "styles": [s]} for c in _images(contents, "--contents") for s in _images(styles, "--styles")]
+    rows = [{"content": c, "styles": [s]} for c in image_files(contents, "--contents")
+            for s in image_files(styles, "--styles")]
     return _items(rows, defaults, Path("."))
 
 
@@ -116,11 +101,3 @@ def _settings(row: dict, defaults: StylizeSettings, where: str) -> StylizeSettin
                          f"{', '.join(OVERRIDES)}")
     return replace(defaults, **changes) if changes else defaults  # replace() validates the row's values
 
-
-def _images(folder: Path, option: str) -> list[Path]:
-    if not folder.is_dir():
-        raise InputError(f"{option} {folder}: not a folder")
-    found = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not found:
-        raise InputError(f"{option} {folder}: contains no images")
-    return found

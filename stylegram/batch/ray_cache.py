@@ -1,5 +1,9 @@
 """``cache add --ray``: many styles' Grams with Ray Data, one ONNX Runtime session per actor (no torch).
 
+A pure map (one cache entry per row, quick, idempotent), so Ray Data's actor pool fits it; ``batch``
+drives its actors by hand instead (``ray_runner`` says why). The cluster comes from the same
+``ray_cluster.start_ray``, and the actors get the driver's cache folder the same way as batch workers.
+
 Style images of different sizes cannot be stacked into one batch, so each row is one (image, size)
 and each actor computes it through the same ``style_targets`` as the sequential ``cache add``:
 the same key, the same atomic write, the same per-key lock.
@@ -15,17 +19,19 @@ import numpy as np
 class GramActor:
     """Holds one session (a model file or a server) and the cache; computes one row at a time."""
 
-    def __init__(self, model: str | None, server: str | None, threads: int, style_scale: float, cache_root: str):
+    def __init__(self, model: str | None, server: str | None, threads: int, style_scale: float, stylegram_home: str):
         from ..runtime.cache import GramCache
         from ..runtime.sessions import Provider, SessionConfig, build_session
+        from .ray_cluster import use_home
 
+        use_home(stylegram_home)  # the driver's cache folder
         if server:
             from ..serve.client import ServerSession
 
             self.session = ServerSession(server)
         else:
             self.session = build_session(model, SessionConfig(provider=Provider.CPU, threads=threads))
-        self.cache, self.style_scale = GramCache(cache_root), style_scale  # the driver's cache folder
+        self.cache, self.style_scale = GramCache(), style_scale
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from ..runtime.targets import style_targets
@@ -42,7 +48,7 @@ def add_with_ray(files: list[Path], edges: list[int], *, style_scale: float, mod
 
     import ray
 
-    from ..runtime.cache import GramCache
+    from ..home import home
 
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     ray.data.DataContext.get_current().enable_progress_bars = False
@@ -51,5 +57,5 @@ def add_with_ray(files: list[Path], edges: list[int], *, style_scale: float, mod
     results = dataset.map_batches(
         GramActor, batch_size=1, num_cpus=threads, compute=ray.data.ActorPoolStrategy(size=workers),
         fn_constructor_kwargs={"model": str(model) if model else None, "server": server, "threads": threads,
-                               "style_scale": style_scale, "cache_root": str(GramCache().root)}).take_all()
+                               "style_scale": style_scale, "stylegram_home": str(home())}).take_all()
     return int(sum(bool(row["hit"]) for row in results))

@@ -1,24 +1,31 @@
-"""Many stylizations on a Ray cluster: a local one by default, an existing one by address.
+"""Many stylizations on Ray actors: one job per item, one item per worker at a time.
 
-Each worker is a Ray actor holding ``threads`` CPUs, with torch (and through it ONNX Runtime)
-limited to that many threads, so W workers on C cores never oversubscribe them. Items run one per
-worker at a time; a failed item is one failed item, and a worker that dies is replaced. Style
-targets are shared between items through the Gram cache (the driver's ``home()`` is passed to
-every worker), or come from a server when the settings name one.
+Why actors driven by hand, when ``cache add --ray`` (``ray_cache``) is a Ray Data map: an item is
+minutes of work and the batch must (1) make a failed item one failed outcome while the others go on,
+(2) report each outcome as it ends (progress, summary), (3) cancel the rest on Ctrl-C, keeping what
+finished, and (4) replace a worker whose process died. Ray Data retries or aborts the whole dataset,
+and ``ray.util.ActorPool`` gives a dead actor back to its pool, so neither fits; a cache entry is a
+pure, quick map where Ray Data's batching is all that is needed.
+
+Each worker holds ``threads`` CPUs and runs its items with ``settings.threads`` set to that (torch and
+ONNX Runtime use that many threads), so W workers on C cores never oversubscribe them. Every item
+runs with the plans the driver made for it (``planning``); style Grams are shared through the
+driver's cache folder, passed to every worker (``ray_cluster.use_home``), or come from a server.
 """
 
 from __future__ import annotations
 
-import os
 import time
+from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
 from ..errors import StylegramError
-from ..home import HOME_ENV, home
-from ..images import read_recipe
+from ..home import home
+from ..memory_estimate import Plan
 from .manifest import BatchItem
+from .ray_cluster import use_home
 
 
 @dataclass
@@ -30,44 +37,27 @@ class ItemOutcome:
     output: str = ""
 
 
-def weights_sha256(source: str | None) -> str:
-    """The weights' identity for item keys, without decoding them."""
-    from ..fileio import sha256_file
-    from ..weights import ORIGINAL_SHA256
-
-    if source in (None, "original"):
-        return ORIGINAL_SHA256
-    if source == "random":
-        return "random-seed0"
-    try:
-        return sha256_file(Path(source))
-    except OSError:
-        return f"unreadable:{source}"
+@dataclass(frozen=True)
+class Job:
+    item: BatchItem  # with the worker's threads in its settings
+    plans: tuple[Plan, ...]  # one per scale, within the worker's share; () when item.error says why not
 
 
-def finished(item: BatchItem, folder: Path, key: str) -> bool:
-    """The output exists and was made from exactly this item (its recipe carries the same key)."""
-    try:
-        return (read_recipe(item.output(folder)) or {}).get("item_key") == key
-    except Exception:  # missing or unreadable output: not finished
-        return False
-
-
-def stylize_item(item: BatchItem, folder: Path, key: str) -> ItemOutcome:
+def stylize_item(job: Job, folder: Path) -> ItemOutcome:
     """One item, start to finish; every failure becomes this item's outcome, never an exception."""
+    from ..engine import stylize
     from ..images import save_image
     from ..loop import Stop
-    from ..stylize import stylize
 
-    started = time.perf_counter()
+    item, started = job.item, time.perf_counter()
     if item.error:
         return ItemOutcome(item.name, "failed", item.error)
     try:
-        result = stylize(item.content, list(item.styles), item.settings)
+        result = stylize(item.content, list(item.styles), item.settings, plans=list(job.plans))
         if result.stopped is Stop.DIVERGED:
             return ItemOutcome(item.name, "failed", result.message, time.perf_counter() - started)
         output = item.output(folder)
-        save_image(result.image, output, recipe=result.recipe | {"item_key": key})
+        save_image(result.image, output, recipe=result.recipe)
     except StylegramError as exc:
         return ItemOutcome(item.name, "failed", " ".join(str(exc).split()), time.perf_counter() - started)
     except Exception as exc:  # anything else still costs only this item
@@ -76,93 +66,53 @@ def stylize_item(item: BatchItem, folder: Path, key: str) -> ItemOutcome:
 
 
 class Worker:
-    """A Ray actor: one process, ``threads`` threads, reused for many items (weights stay decoded)."""
+    """A Ray actor: one process, reused for many items (torch, weights and sessions stay loaded)."""
 
-    def __init__(self, threads: int, stylegram_home: str):
-        import torch
+    def __init__(self, stylegram_home: str):
+        use_home(stylegram_home)
 
-        torch.set_num_threads(threads)
-        os.environ[HOME_ENV] = stylegram_home  # the driver's cache folder, wherever the cluster was started
-
-    def run(self, item: BatchItem, folder: str, key: str) -> dict:
-        return asdict(stylize_item(item, Path(folder), key))
+    def run(self, job: Job, folder: str) -> dict:
+        return asdict(stylize_item(job, Path(folder)))
 
 
-def start_ray(address: str | None, *, cpus: int | None = None) -> bool:
-    """Join ``address`` or start a local cluster limited to this machine's cores; True if started here."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    try:
-        if address:
-            ray.init(address=address, logging_level="ERROR", log_to_driver=False)
-        else:
-            ray.init(num_cpus=cpus or os.cpu_count(), include_dashboard=False, logging_level="ERROR", log_to_driver=False, object_store_memory=256 * 2**20)
-    except Exception as exc:  # ConnectionError and Ray's own types
-        raise StylegramError(f"Ray: cannot {'join ' + address if address else 'start a local cluster'} "
-                             f"({str(exc).splitlines()[0][:200]})") from None
-    return True
-
-
-def plan_workers(cores: int, workers: int, cpus_per_worker: int, *, memory: float | None = None,
-                 per_worker: int | None = None) -> tuple[int, int]:
-    """(workers, threads each) for a cluster with ``cores`` CPUs; 0 means automatic.
-
-    Automatic: one thread per worker (2 workers x 1 thread beat 1 x 2 by 10% on 2 cores, README),
-    as many workers as CPUs, but no more than the cluster's memory holds at ``per_worker`` bytes each.
-    """
-    if workers:
-        return workers, cpus_per_worker or max(1, cores // workers)
-    threads = cpus_per_worker or 1
-    count = max(1, cores // threads)
-    if memory and per_worker:
-        count = max(1, min(count, int(memory // per_worker)))
-    return count, threads
-
-
-def run_items(items: list[BatchItem], folder: Path, keys: dict[str, str], *, workers: int, threads: int,
+def run_items(jobs: list[Job], folder: Path, *, workers: int, threads: int,
               on_outcome: Callable[[ItemOutcome], None],
               should_stop: Callable[[], bool] = lambda: False) -> list[ItemOutcome]:
-    """Run ``items`` (``keys``: item name -> ``item_key``) on ``workers`` actors; ``on_outcome`` sees each
-    as it ends. Ctrl-C (KeyboardInterrupt) or ``should_stop()``, polled at least every second, cancels the rest."""
+    """Run ``jobs`` in order on ``workers`` actors of ``threads`` CPUs; ``on_outcome`` sees each as it ends.
+    Ctrl-C (KeyboardInterrupt) or ``should_stop()``, polled at least every second, cancels the rest."""
     import ray
 
     actor_class = ray.remote(Worker).options(num_cpus=threads, max_restarts=0)
-    actors = [actor_class.remote(threads, str(home())) for _ in range(min(workers, len(items)))]
-    queue, pending, outcomes = list(items), {}, []
+    idle = deque(actor_class.remote(str(home())) for _ in range(min(workers, len(jobs))))
+    actors, queue, pending, outcomes = list(idle), deque(jobs), {}, []
     try:
         while queue or pending:
             if should_stop():
                 raise KeyboardInterrupt
-            while queue and len(pending) < len(actors):
-                actor = _idle(actors, pending)
-                item = queue.pop(0)
-                pending[actor.run.remote(item, str(folder), keys[item.name])] = (item, actor)
+            while queue and idle:
+                job, actor = queue.popleft(), idle.popleft()
+                pending[actor.run.remote(job, str(folder))] = (job, actor)
             done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
             for ref in done:
-                item, actor = pending.pop(ref)
+                job, actor = pending.pop(ref)
                 try:
                     outcome = ItemOutcome(**ray.get(ref))
                 except ray.exceptions.RayError as exc:  # the worker process died: replace it
-                    outcome = ItemOutcome(item.name, "failed", f"worker died: {str(exc).splitlines()[0][:200]}")
-                    actors[actors.index(actor)] = actor_class.remote(threads, str(home()))
+                    outcome = ItemOutcome(job.item.name, "failed", f"worker died: {str(exc).splitlines()[0][:200]}")
+                    ray.kill(actor)
+                    actor = actor_class.remote(str(home()))
+                    actors.append(actor)
+                idle.append(actor)
                 outcomes.append(outcome)
                 on_outcome(outcome)
     except KeyboardInterrupt:
+        outcomes += [ItemOutcome(job.item.name, "cancelled") for job, _ in pending.values()]
+        outcomes += [ItemOutcome(job.item.name, "cancelled") for job in queue]
+        raise BatchInterrupted(outcomes) from None
+    finally:
         for actor in actors:
             ray.kill(actor)
-        outcomes += [ItemOutcome(item.name, "cancelled") for item, _ in pending.values()]
-        outcomes += [ItemOutcome(item.name, "cancelled") for item in queue]
-        raise BatchInterrupted(outcomes) from None
-    for actor in actors:
-        ray.kill(actor)
     return outcomes
-
-
-def _idle(actors: list, pending: dict):
-    busy = {id(actor) for _, actor in pending.values()}
-    return next(actor for actor in actors if id(actor) not in busy)
 
 
 class BatchInterrupted(Exception):

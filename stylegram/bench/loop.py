@@ -33,7 +33,7 @@ def bench_loop(device: str, size: int, precision: str, *, warmup: int, repeats: 
 
     from ..settings import StylizeSettings
     from ..loop import make_optimizer
-    from ..stylize import prepare
+    from ..engine import prepare
 
     row = LoopRow(device, size, precision)
     if device == "cuda" and not torch.cuda.is_available():

@@ -51,14 +51,35 @@ def main(argv: Optional[list[str]] = None) -> None:
         _fail(str(exc), 1)
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is now (not the stream of when the handler was made)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+class _LineFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        kind = "warning: " if record.levelno >= logging.WARNING else ""
+        return f"stylegram: {kind}{record.getMessage()}"
+
+
 def _log_warnings_as_lines() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("stylegram: warning: %(message)s"))
+    """The library's warnings as one line each on stderr; and the one notice a user should see:
+    ``--precision auto`` measuring this machine (once)."""
+    handler = _CurrentStderr()
+    handler.setFormatter(_LineFormatter())
     logger = logging.getLogger("stylegram")
     if not logger.handlers:
         logger.addHandler(handler)
     logger.setLevel(logging.WARNING)
     logger.propagate = False
+    logging.getLogger("stylegram.precision").setLevel(logging.INFO)
 
 
 def _fail(message: str, code: int) -> None:

@@ -13,14 +13,14 @@ from typing import Annotated, List, Optional
 import typer
 
 from ..errors import CacheError, InputError
-from ..images import OUTPUT_FORMATS
+from ..images import image_files
 from ..runtime.sessions import Provider
 from ..settings import StylizeSettings
 from .options import (DEFAULTS, ContentLayersOpt, ModelOpt, PoolOpt, ProviderOpt, QuietOpt, ScalesOpt, ServerOpt, SizeListOpt,
                       StyleLayersOpt, StyleScaleOpt, WeightsOpt, managed_model_path, sizes, split_list)
+from .options import ServerModelOpt
 
 cache_app = typer.Typer(no_args_is_help=True, help="Precompute and manage cached style Gram matrices.")
-IMAGE_SUFFIXES = set(OUTPUT_FORMATS) | {".tif", ".tiff", ".bmp"}
 
 
 def style_files(paths: List[Path]) -> list[Path]:
@@ -28,10 +28,7 @@ def style_files(paths: List[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-            if not found:
-                raise InputError(f"style folder {path}: contains no images")
-            files += found
+            files += image_files(path, "style folder")
         elif path.exists():
             files.append(path)
         else:
@@ -47,13 +44,15 @@ def add(
     style_scale: StyleScaleOpt = DEFAULTS.style_scale,
     model: ModelOpt = None,
     server: ServerOpt = None,
+    server_model: ServerModelOpt = DEFAULTS.server_model,
     provider: ProviderOpt = Provider.AUTO,
     content_layers: ContentLayersOpt = ",".join(DEFAULTS.content_layers),
     style_layers: StyleLayersOpt = ",".join(DEFAULTS.style_layers),
     pool: PoolOpt = DEFAULTS.pool,
     weights: WeightsOpt = DEFAULTS.weights,
     ray: Annotated[bool, typer.Option("--ray", help="Compute on a Ray cluster (Ray Data, one session per actor).")] = False,
-    address: Annotated[Optional[str], typer.Option(help="With --ray: cluster to join (default: a local one).")] = None,
+    address: Annotated[Optional[str], typer.Option(
+        help="With --ray: cluster to join, auto or HOST:PORT (default: a new local one; docs/batch.md).")] = None,
     workers: Annotated[int, typer.Option(help="With --ray: actors (0: automatic).")] = 0,
     cpus_per_worker: Annotated[int, typer.Option(help="With --ray: CPUs and threads per actor (0: cores / workers).")] = 0,
     quiet: QuietOpt = False,
@@ -72,12 +71,14 @@ def add(
                             style_layers=split_list(style_layers, "--style-layers")) for edge in sizes(size, "--size")]
     edges = sorted({edge for run in runs for edge, _ in run.schedule()})
     if ray:
+        if server_model != DEFAULTS.server_model:
+            raise InputError("--server-model with --ray: the Ray actors ask for the default name; drop --ray")
         return _add_with_ray(files, edges, style_scale, model or (None if server else managed_model_path(runs[0])),
                              server, address, workers, cpus_per_worker, quiet)
     if server:
         from ..serve.client import ServerSession
 
-        session = ServerSession(server)
+        session = ServerSession(server, model_name=server_model)
     else:
         session = shared_session(model or managed_model_path(runs[0]), SessionConfig(provider=provider))
     cache, hits, started = GramCache(), 0, time.perf_counter()
@@ -97,8 +98,9 @@ def add(
 def _add_with_ray(files, edges, style_scale, model, server, address, workers, cpus_per_worker, quiet) -> None:
     import ray as ray_module
 
+    from ..batch.planning import plan_workers
     from ..batch.ray_cache import add_with_ray
-    from ..batch.ray_runner import plan_workers, start_ray
+    from ..batch.ray_cluster import start_ray
     from ..runtime.cache import GramCache
 
     started, began = start_ray(address), time.perf_counter()

@@ -71,11 +71,12 @@ SizeListOpt = Annotated[str, typer.Option("--size", help="Long edge(s) of the st
 ServerOpt = Annotated[Optional[str], typer.Option(
     "--server", help="A running `stylegram serve` (or Triton with `export --triton`'s repository): "
                      "http://HOST:PORT or grpc://HOST:PORT.")]
+ServerModelOpt = Annotated[str, typer.Option("--server-model", help="Model name on --server (its `serve --name`).")]
 
 # stylize knobs that `stylize` and `batch` both take
 SizeOpt = Annotated[int, typer.Option("--size", help="Long edge of the output in pixels.")]
 IterationsOpt = Annotated[int, typer.Option(
-    "--iterations", help="Optimizer iterations at the final scale (one forward+backward each).")]
+    "--iterations", help="Upper bound of optimizer iterations at every scale (one forward+backward each).")]
 TolOpt = Annotated[float, typer.Option(
     "--tol", help="Stop a scale when the loss improves by less than this fraction over 10 iterations (0: never).")]
 TimeLimitOpt = Annotated[Optional[float], typer.Option("--time-limit", help="Stop after this many seconds of optimization.")]
@@ -85,9 +86,13 @@ ContentWeightOpt = Annotated[float, typer.Option("--content-weight", help="Weigh
 StyleWeightOpt = Annotated[float, typer.Option("--style-weight", help="Weight of the style loss.")]
 TvWeightOpt = Annotated[float, typer.Option("--tv-weight", help="Weight of the total-variation (smoothness) loss.")]
 PrecisionOpt = Annotated[str, typer.Option(
-    "--precision", help="auto, fp32, or bf16 (bfloat16 autocast for the VGG passes: about 3x faster on CPUs with "
-                        "AMX, slower on CPUs without; auto picks it on AMX CPUs and bf16 GPUs).")]
+    "--precision", help="auto, fp32, or bf16 (bfloat16 autocast for the VGG passes). auto: on a CPU, whichever "
+                        "this machine ran faster when measured (once; see stylegram doctor); bf16 on bf16 GPUs.")]
 TargetsOpt = Annotated[str, typer.Option(
     "--targets", help="Who computes the fixed targets: ort (ONNX Runtime), torch, server (--server), or auto "
                       "(ort when installed).")]
 CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse and store style Grams in the cache.")]
+MemoryOpt = Annotated[Optional[float], typer.Option(
+    "--memory", help="GiB this run may use (default: what is available); larger images are optimized in tiles, "
+                     "with the whole image's Grams.")]
+TileOpt = Annotated[Optional[int], typer.Option("--tile", help="Force tiles of this many px (multiple of 16).")]

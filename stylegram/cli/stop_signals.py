@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import signal
+import threading
 from pathlib import Path
+from typing import Callable
 
 from ..errors import Interrupted
 from ..images import save_image
@@ -44,20 +45,37 @@ class BestSoFar:
                            f"as {path}{resume}", signal_number)
 
 
-@contextlib.contextmanager
-def stop_on_signals(best: BestSoFar, received: list[int]):
-    """Once the loop runs, SIGINT/SIGTERM ask it to stop at the end of the current iteration (so
-    the state can be saved for --resume); before that, or when asked twice, they stop at once
-    (KeyboardInterrupt). Appends the signals received to ``received``."""
+class StopRequests:
+    """SIGINT/SIGTERM as a request the running work polls (``bool(requests)``, or ``event`` to wait on),
+    never an exception that a library's waits could swallow. The one signal handler of the CLI
+    (stylize, batch, serve). A second signal, or one while ``at_once()`` is true (nothing to keep
+    yet), stops at once with KeyboardInterrupt."""
 
-    def handler(signum, frame):
-        received.append(signum)
-        if best.image is None or len(received) > 1:  # not in the loop yet, or asked twice
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, at_once: Callable[[], bool] = lambda: False):
+        self.received: list[int] = []
+        self.event = threading.Event()
+        self._at_once, self._previous = at_once, {}
+
+    def __bool__(self) -> bool:
+        return bool(self.received)
+
+    @property
+    def first(self) -> int:
+        """The first signal received (SIGINT when none was: a KeyboardInterrupt from elsewhere)."""
+        return self.received[0] if self.received else signal.SIGINT
+
+    def _handle(self, signum, frame) -> None:
+        self.received.append(signum)
+        self.event.set()
+        if len(self.received) > 1 or self._at_once():
             raise KeyboardInterrupt
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    finally:
-        for sig, old in previous.items():
+    def __enter__(self) -> "StopRequests":
+        self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._previous.items():
             signal.signal(sig, old)

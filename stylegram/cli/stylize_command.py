@@ -7,7 +7,7 @@ state for ``--resume``.
 
 from __future__ import annotations
 
-import signal
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, List, Optional, Sequence
@@ -19,12 +19,13 @@ from ..fileio import check_writable_target
 from ..images import output_format, save_image
 from ..resume import state_path
 from ..settings import StylizeSettings
-from .options import (DEFAULTS, CacheOpt, ContentLayersOpt, ContentWeightOpt, DeviceOpt, IterationsOpt, ModelOpt,
+from .options import (DEFAULTS, CacheOpt, MemoryOpt, TileOpt, ContentLayersOpt, ContentWeightOpt, DeviceOpt, IterationsOpt, ModelOpt,
                       OptimizerOpt, PoolOpt, PrecisionOpt, QuietOpt, ScalesOpt, SeedOpt, ServerOpt, SizeOpt,
                       StyleLayersOpt, StyleScaleOpt, StyleWeightOpt, TargetsOpt, TimeLimitOpt, TolOpt, TvWeightOpt,
                       WeightsOpt, numbers, split_list, whole_numbers)
+from .options import ServerModelOpt
 from .progress_bar import ProgressDisplay
-from .stop_signals import BestSoFar, stop_on_signals
+from .stop_signals import BestSoFar, StopRequests
 
 
 def stylize(
@@ -56,7 +57,7 @@ def stylize(
     coarse_style: Annotated[Optional[float], typer.Option(
         "--coarse-style", show_default="auto", help="Weight of the coarsest scale's style during the finer "
         "scales, so a large result keeps the coarse look (0: off; auto: 1 with 3 or more scales, else 0; "
-        "README 'Same look at every size').")]
+        "docs/print-sizes.md).")]
     = DEFAULTS.coarse_style,
     original_colors: Annotated[bool, typer.Option(
         "--original-colors", help="Transfer luminance only; keep the content's colours.")] = DEFAULTS.original_colors,
@@ -68,14 +69,13 @@ def stylize(
     precision: PrecisionOpt = DEFAULTS.precision,
     targets: TargetsOpt = DEFAULTS.targets,
     server: ServerOpt = None,
+    server_model: ServerModelOpt = DEFAULTS.server_model,
     cache: CacheOpt = DEFAULTS.cache,
     model: ModelOpt = None,
     max_pixels: Annotated[Optional[int], typer.Option(
         help="Allow outputs up to this many pixels, whole, instead of planning by memory.")] = None,
-    memory: Annotated[Optional[float], typer.Option(
-        help="GiB this run may use (default: what is available); larger images are optimized in tiles, "
-             "with the whole image's Grams.")] = None,
-    tile: Annotated[Optional[int], typer.Option(help="Force tiles of this many px (multiple of 16).")] = None,
+    memory: MemoryOpt = None,
+    tile: TileOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Stylize CONTENT with the style of STYLE images and write the result to --output."""
@@ -89,6 +89,7 @@ def stylize(
         style_blend=numbers(style_blend, "--style-blend"), style_scale=style_scale, coarse_style=coarse_style, pool=pool,
         original_colors=original_colors, weights=weights, device=device, precision=precision, targets=targets,
         cache=cache, model=str(model) if model else None, max_pixels=max_pixels, server=server, memory=memory,
+        server_model=server_model,
         tile=tile)
     run_stylize(content, styles, output, settings, save_every=save_every, quiet=quiet, resume=resume)
 
@@ -110,19 +111,23 @@ def run_stylize(content: Path, styles: Sequence[Path], output: Path, settings: S
                 save_every: int = 0, quiet: bool = False, resume: bool = False) -> None:
     """Run ``stylize`` and write what it produced; raise the error that decides the exit code."""
     from ..loop import Stop
-    from ..stylize import plan_scales
-    from ..stylize import stylize as run
+    from ..engine import plan_scales
+    from ..engine import stylize as run
     from ..tensor_images import to_array
 
     if save_every < 0:
         raise InputError(f"--save-every must be >= 0, got {save_every}")
+    if quiet:  # errors only: not even the one-off notice of --precision auto measuring this machine
+        logging.getLogger("stylegram.precision").setLevel(logging.WARNING)
     init_path = [Path(settings.init)] if settings.init not in ("content", "noise") else []
     check_output(output, [content, *styles, *init_path])
-    plans = plan_scales(content, settings)
+    plans = plan_scales(content, settings)  # planned once: what is printed is what runs
     if not quiet and any(plan.tile for plan in plans):
-        _print_plan(content, settings, plans)
+        for plan in plans:
+            print(f"plan: {plan.describe()}", file=sys.stderr)
     display = ProgressDisplay(sum(its for _, its in settings.schedule()), enabled=not quiet)
-    best, received = BestSoFar(), []
+    best = BestSoFar()
+    stops = StopRequests(at_once=lambda: best.image is None)  # before the loop: nothing to keep yet
 
     def on_progress(progress) -> None:
         best.update(progress)
@@ -131,31 +136,19 @@ def run_stylize(content: Path, styles: Sequence[Path], output: Path, settings: S
             save_image(to_array(progress.image), intermediate_path(output, progress.iteration))
 
     try:
-        with display, stop_on_signals(best, received):
-            result = run(content, styles, settings, callback=on_progress, should_stop=lambda: bool(received),
-                         resume=state_path(output) if resume else None)
+        with display, stops:
+            result = run(content, styles, settings, callback=on_progress, should_stop=lambda: bool(stops),
+                         resume=state_path(output) if resume else None, plans=plans)
     except KeyboardInterrupt:  # a signal before the loop started, or a second one
-        raise best.save_interrupted(output, received[-1] if received else signal.SIGINT, None) from None
+        raise best.save_interrupted(output, stops.first, None) from None
     if result.stopped is Stop.INTERRUPTED:
-        raise best.save_interrupted(output, received[-1], result)
+        raise best.save_interrupted(output, stops.first, result)
     save_image(result.image, output, recipe=result.recipe)
     if result.stopped is Stop.DIVERGED:
         raise OptimizationError(f"{result.message}, saved as {output}")
     state_path(output).unlink(missing_ok=True)
     if not quiet:
         _report(output, result)
-
-
-def _print_plan(content: Path, settings: StylizeSettings, plans) -> None:
-    from PIL import Image
-
-    from ..images import scaled_size
-
-    with Image.open(content) as image:
-        size = image.size
-    for (edge, _), plan in zip(settings.schedule(), plans):
-        width, height = scaled_size(*size, edge)
-        print(f"plan: {plan.describe(height, width)}", file=sys.stderr)
 
 
 def _report(output: Path, result) -> None:

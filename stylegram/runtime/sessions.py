@@ -44,7 +44,7 @@ class SessionConfig:
     trt_batch: tuple[int, int, int] = (1, 1, 8)  # min, opt, max batch of the TensorRT shape profile
     # no CPU memory arena, so memory goes back to the system after every run: a stylization computes
     # its targets once and then needs the memory itself. The arena kept 3.2 GiB after the 2048 px
-    # targets; without it 0.24 GiB stays and the peak is lower (README "Print sizes"). Arena shrinkage
+    # targets; without it 0.24 GiB stays and the peak is lower (docs/print-sizes.md). Arena shrinkage
     # (a run option) still kept 1.9 GiB.
     release_memory: bool = False
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import InputError, ModelFileError, StylegramError
 from ..modelinfo import INPUT_NAME, ModelInfo
-from .triton_repo import DEFAULT_NAME
+from . import DEFAULT_NAME
 
 _ERROR_LINE = re.compile(r"(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.+)")
 GRPC_MAX_MESSAGE = 2**31 - 1  # relu4_2 of a 1024 px image is ~32 MB, over gRPC's 4 MB default
@@ -74,8 +74,13 @@ class ServerSession:
             raise ServerError(f"server {self.endpoint.url}: {what} failed: {server_message(exc)[:300]}") from None
 
     def _model_info(self) -> ModelInfo:
-        config = self._call("reading the model config", self._client.get_model_config, self.model_name,
-                            **({"as_json": True} if self.endpoint.protocol == "grpc" else {}))
+        try:
+            config = self._call("reading the model config", self._client.get_model_config, self.model_name,
+                                **({"as_json": True} if self.endpoint.protocol == "grpc" else {}))
+        except ServerError as exc:
+            if "unknown model" not in str(exc).lower():
+                raise
+            raise ServerError(f"{exc}; give the name it serves with --server-model NAME") from None
         config = config.get("config", config)
         props = {key: value.get("string_value", "") for key, value in config.get("parameters", {}).items()}
         return ModelInfo.from_props(props, source=f"{self.endpoint.url}/{self.model_name}")

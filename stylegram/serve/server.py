@@ -7,13 +7,14 @@ size: those that share H x W run as one batch, others as separate batches in the
 missing input or byte count before a request is batched; this module refuses NaN/infinite
 pixels, images too small for the model's layers and images over ``max_pixels``. PyTriton has
 no per-request error: a request refused here fails the requests batched with it in the same
-call (with batching off, only itself).
+call (with batching off, only itself). The client gets the message of a ``RequestError`` or
+``InferenceFailed`` and nothing more (stub_model.py); the server's log gets the traceback.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,9 +24,13 @@ from ..errors import InputError, StylegramError
 from ..layers import min_image_side
 from ..modelinfo import INPUT_NAME, gram_output
 from ..runtime.sessions import FeatureSession, Provider, SessionConfig, build_session
-from .triton_repo import DEFAULT_NAME
+from . import DEFAULT_NAME
+from .pytriton_parts import check_pytriton_version, lifecycle_policy, route_server_output, write_model_store
+from .server_log import SERVE_LOGGER, ServerLog, default_log_path
+from .stub_env import child_environment, stub_library_path
 
 DEFAULT_MAX_PIXELS = 2048 * 2048
+log = logging.getLogger(SERVE_LOGGER)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,7 +49,8 @@ class ServeOptions:
     threads: int = 0  # ONNX Runtime intra-op threads per instance (0: its default)
     max_pixels: int = DEFAULT_MAX_PIXELS
     exit_timeout_s: int = 5  # how long a stop waits for in-flight requests (Triton's default: 30)
-    log_file: Path | None = None  # Triton's own log; None: a file in the PyTriton workspace
+    log_file: Path | None = None  # the server's log (server_log.py); None: a file in stylegram's home
+    verbose: bool = False  # the server's log on the console too
 
     def __post_init__(self) -> None:
         for name in ("max_batch", "instances", "max_pixels"):
@@ -54,9 +60,20 @@ class ServeOptions:
             if not 0 < getattr(self, name) < 65536:
                 raise InputError(f"--{name.replace('_', '-')} must be a port number, got {getattr(self, name)}")
 
+    @property
+    def log_path(self) -> Path:
+        return self.log_file or default_log_path(self.http_port)
+
+
+SERVE_DEFAULTS = ServeOptions(model=Path())  # every default but the model; `stylegram serve` reads its own here
+
 
 class RequestError(ValueError):
-    """A request this server refuses (the message is what the client sees last)."""
+    """A request this server refuses: the client gets the message (HTTP 400)."""
+
+
+class InferenceFailed(RuntimeError):
+    """A request the model failed on: the client gets the message (HTTP 500), the log the traceback."""
 
 
 @dataclass
@@ -88,6 +105,16 @@ class FeatureInference:
             raise RequestError(f"request {index}: image has NaN or infinite pixel values")
 
     def __call__(self, requests) -> list[dict[str, np.ndarray]]:
+        try:
+            return self.infer(requests)
+        except RequestError:
+            raise  # PyTriton logs it with its traceback
+        except Exception as exc:  # a fault here, not in the request: its message may hold server paths
+            log.error("inference failed on %d request(s)", len(requests), exc_info=True)
+            raise InferenceFailed(f"inference failed on the server ({type(exc).__name__}); "
+                                  "its log has the details") from None
+
+    def infer(self, requests) -> list[dict[str, np.ndarray]]:
         images = [np.asarray(request[INPUT_NAME]) for request in requests]
         for index, image in enumerate(images):
             self.check(index, image)
@@ -106,17 +133,6 @@ class FeatureInference:
         return responses
 
 
-def python_library_path() -> str:
-    """LD_LIBRARY_PATH for Triton's python backend stub: this interpreter's libpython first.
-
-    The stub links a system ``libpython``; when that differs from the running Python's build, model
-    loading fails with "'_thread.RLock' object has no attribute '_recursion_count'".
-    """
-    libdir = sysconfig.get_config_var("LIBDIR") or ""
-    current = os.environ.get("LD_LIBRARY_PATH", "")
-    return ":".join(p for p in (libdir, current) if p)
-
-
 def tensors(session: FeatureSession, outputs: list[str]):
     from pytriton.model_config import Tensor
 
@@ -126,8 +142,29 @@ def tensors(session: FeatureSession, outputs: list[str]):
             [Tensor(name=name, dtype=np.float32, shape=dims(signature[name])) for name in outputs])
 
 
-def start_server(options: ServeOptions):
-    """Build the sessions, bind the model, start Triton; returns the running ``pytriton.triton.Triton``."""
+def start_server(options: ServeOptions) -> RunningServer:
+    """Build the sessions, bind the model, start Triton with its output in the server's log; returns
+    once the model answers."""
+    check_pytriton_version()  # before anything is built: the model store needs this series' private parts
+    log = ServerLog(options.log_path, verbose=options.verbose)
+    try:
+        triton = _bound_triton(options)
+    except BaseException:
+        log.close()
+        raise
+    route_server_output(triton, log.write)
+    try:
+        with child_environment("LD_LIBRARY_PATH", stub_library_path(dict(os.environ))):
+            triton.run()  # starts tritonserver (and through it the stub) with the variable; the parent keeps its own
+    except Exception as exc:  # PyTriton raises its own types when the server does not come up
+        RunningServer(triton, log).stop()
+        raise StylegramError(f"Triton did not start on {options.host} ({str(exc).splitlines()[0][:200]}); "
+                             f"its log: {log.path}") from None
+    return RunningServer(triton, log)
+
+
+def _bound_triton(options: ServeOptions):
+    """A ``pytriton.triton.Triton``, not started, with the model bound and its store written."""
     try:
         from pytriton.model_config import DynamicBatcher, ModelConfig
         from pytriton.triton import Triton, TritonConfig
@@ -137,26 +174,29 @@ def start_server(options: ServeOptions):
     callables = [FeatureInference(build_session(options.model, config), options.max_pixels)
                  for _ in range(options.instances)]
     inputs, outputs = tensors(callables[0].session, callables[0].outputs)
-    os.environ["LD_LIBRARY_PATH"] = python_library_path()
     triton = Triton(config=TritonConfig(
         http_address=options.host, http_port=options.http_port, grpc_address=options.host,
         grpc_port=options.grpc_port, metrics_address=options.host, metrics_port=options.metrics_port,
-        exit_timeout_secs=options.exit_timeout_s, exit_on_error=True, log_verbose=0, log_file=options.log_file))
+        exit_timeout_secs=options.exit_timeout_s, exit_on_error=True, log_verbose=0, strict_readiness=True),
+        triton_lifecycle_policy=lifecycle_policy())
     batcher = DynamicBatcher(max_queue_delay_microseconds=options.queue_delay_us) if options.batching else None
     triton.bind(model_name=options.name, infer_func=callables, inputs=inputs, outputs=outputs,
                 config=ModelConfig(max_batch_size=options.max_batch, batcher=batcher), strict=True)
-    _publish_fingerprint(triton, callables[0].session)
-    try:
-        triton.run()
-    except Exception as exc:  # PyTriton raises its own types when the server does not come up
-        triton.stop()
-        raise StylegramError(f"Triton did not start on {options.host} ({str(exc).splitlines()[0][:200]})") from None
+    write_model_store(triton, callables[0].session.info.to_props())  # as export --triton writes it
     return triton
 
 
-def _publish_fingerprint(triton, session: FeatureSession) -> None:
-    """Put the model's metadata into the served config's ``parameters``, as ``export --triton`` does,
-    so clients check one place on PyTriton and on a Triton server alike. PyTriton 0.7 has no public
-    option for config parameters; this uses the model's generated config before it is written."""
-    for model in triton._model_manager.models:  # pinned: nvidia-pytriton==0.7.0
-        model._get_triton_model_config().backend_parameters.update(session.info.to_props())
+@dataclass
+class RunningServer:
+    triton: object  # pytriton.triton.Triton
+    log: ServerLog
+
+    def is_alive(self) -> bool:
+        return self.triton.is_alive()
+
+    def stop(self) -> None:
+        """Finishes in-flight requests (at most ``ServeOptions.exit_timeout_s``), then closes the log."""
+        try:
+            self.triton.stop()
+        finally:
+            self.log.close()

@@ -16,6 +16,7 @@ from ..conftest import CONTENT, STYLE
 PROCESSES = 8
 
 
+@pytest.mark.slow
 def test_processes_stylizing_same_style_share_one_computation(tmp_path):
     env = dict(os.environ, STYLEGRAM_HOME=str(tmp_path / "home"))
     procs = [subprocess.Popen([sys.executable, "-m", "stylegram", "stylize", str(CONTENT), str(STYLE), "-o",

@@ -13,6 +13,7 @@ import pytest
 from ..conftest import CONTENT, STYLE
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_saves_best_image(tmp_path, signum, code):
     out = tmp_path / "result.png"
@@ -55,6 +56,7 @@ def _interrupt_at(cmd, tmp_path, name, iteration):
     return err
 
 
+@pytest.mark.slow
 def test_resume_continues_to_the_same_result(tmp_path):
     """fp32, PyTorch targets, no cache: the pinned configuration."""
     from stylegram.images import load_image
@@ -71,6 +73,7 @@ def test_resume_continues_to_the_same_result(tmp_path):
     assert not state.exists()  # consumed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", [[], ["--precision", "bf16"]], ids=["auto", "bf16"])
 def test_resume_with_the_defaults_is_byte_identical(tmp_path, private_home, precision):
     """What a user gets: precision auto (bf16 on AMX CPUs; forced here too, since torch runs it on any

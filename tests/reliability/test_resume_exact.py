@@ -11,7 +11,7 @@ import pytest
 from stylegram.loop import Stop
 from stylegram.resume import load_snapshot, save_snapshot
 from stylegram.settings import StylizeSettings
-from stylegram.stylize import stylize
+from stylegram.engine import stylize
 
 from ..conftest import CONTENT, STYLE
 
@@ -41,6 +41,7 @@ def _stopped_at(settings: StylizeSettings, iteration: int):
 
 @pytest.mark.parametrize("precision,where", [("auto", "scale 1"), ("auto", "scale 1 converged"), ("auto", "scale 2"),
                                              ("bf16", "scale 1 converged")])
+@pytest.mark.slow
 def test_resume_from_the_state_file_ends_like_the_whole_run(precision, where, tmp_path, private_home):
     full, converged_at = _whole(precision)
     settings = replace(SETTINGS, precision=precision)
@@ -57,6 +58,7 @@ def test_resume_from_the_state_file_ends_like_the_whole_run(precision, where, tm
     assert resumed.recipe == full.recipe
 
 
+@pytest.mark.slow
 def test_a_tiled_run_resumes_exactly_and_refuses_another_plan(tmp_path, private_home):
     """Scale 2 (96x72) in 64 px tiles: stopped there, resumed from the state file, it ends like the
     uninterrupted tiled run; the plan is in the recipe, so the state does not resume untiled."""

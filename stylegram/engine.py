@@ -8,31 +8,32 @@ to an optional callback; how the run ended is ``Result.stopped``, never an excep
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import color
-from .coarse_style import CoarseStyle
+from .coarse_style import coarse_style
 from .eta import iteration_cost, later_cost
-from .loop import LoopState, Progress, ScaleOutcome, Stop, optimize
-from .memory_estimate import Plan, scale_plans
+from .loop import LossAndGrad, LoopState, Progress, ScaleOutcome, Stop, optimize
+from .memory_estimate import Budget, Plan, memory_budget, scale_plans
 from .model import VGG19Features
 from .objective import Objective
 from .recipe import RunSetup, setup_run
-from .resume import Snapshot, load_snapshot
+from .resume import Snapshot, load_snapshot, saved_precision
 from .settings import StylizeSettings, normalized_weights
-from .sizing import content_min_side, load_style_image
-from .images import load_image
+from .images import image_size, scaled_size
+from .inputs import Inputs, coarse_to_fine, initial_image, load_inputs
 from .targets import Targets, compute_targets
+from .terms import AddedTerm, ExtraTerm
 from .tensor_images import to_array, to_tensor
-from .tiling import TiledObjective, plan_tiles
+from .tile_geometry import plan_tiles
+from .tiling import TiledObjective
 
-__all__ = ["Progress", "Result", "Stop", "StylizeSettings", "prepare", "stylize"]
+__all__ = ["Progress", "Result", "Stop", "StylizeSettings", "plan_scales", "prepare", "stylize"]
 
 
 @dataclass(frozen=True)
@@ -48,53 +49,13 @@ class Result:
     stopped: Stop = Stop.BOUND
     message: str = ""  # what went wrong, for Stop.DIVERGED
     snapshot: Snapshot | None = None  # where to continue from, for Stop.INTERRUPTED
+    plans: tuple[Plan, ...] = ()  # how each scale ran (whole or tiled), coarsest first
 
+    def save(self, path: str | Path) -> None:
+        """Write the image (PNG, JPEG or WebP by suffix) atomically, with the recipe embedded."""
+        from .images import save_image
 
-class Inputs(NamedTuple):
-    content: np.ndarray  # as loaded (for --original-colors' recolouring)
-    work: np.ndarray  # as optimized (luminance only with --original-colors)
-    styles: list[np.ndarray]
-
-
-def load_inputs(content: str | Path, styles: Sequence[str | Path], settings: StylizeSettings, size: int) -> Inputs:
-    """The content image at long edge ``size``, the style images at theirs, colour-handled."""
-    min_side = content_min_side(settings.content_layers, settings.style_layers)
-    content_rgb = load_image(content, long_edge=size, min_side=min_side, what="content image")
-    style_rgbs = [load_style_image(p, size=size, style_scale=settings.style_scale, style_layers=settings.style_layers)
-                  for p in styles]
-    if not settings.original_colors:
-        return Inputs(content_rgb, content_rgb, style_rgbs)
-    style_rgbs = [color.luminance_image(x, match=content_rgb) for x in style_rgbs]
-    return Inputs(content_rgb, color.luminance_image(content_rgb), style_rgbs)
-
-
-def coarse_to_fine(coarse: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
-    """The coarse scale's result for its low frequencies, ``start``'s own high frequencies for the rest.
-
-    One Laplacian-pyramid step: upsampling alone would hand the next scale a blurred image, whose
-    fine-layer style statistics must then be rebuilt (measured at 64 -> 128 px: the fine scale's
-    first loss is 2.37 with the detail kept, 2.88 upsampled, 5.57 for the photo; README).
-    """
-    size = start.shape[-2:]
-    blurred_start = F.interpolate(F.interpolate(start, size=coarse.shape[-2:], mode="area"), size=size,
-                                  mode="bicubic", align_corners=False)
-    upsampled = F.interpolate(coarse.detach(), size=size, mode="bicubic", align_corners=False)
-    return (upsampled + start - blurred_start).clamp(0, 1)
-
-
-def initial_image(settings: StylizeSettings, work_rgb: np.ndarray, device: torch.device,
-                  previous: torch.Tensor | None = None) -> torch.Tensor:
-    if settings.init == "content":
-        start = work_rgb
-    elif settings.init == "noise":
-        start = np.random.default_rng(settings.seed).uniform(0, 1, work_rgb.shape).astype(np.float32)
-    else:
-        height, width = work_rgb.shape[:2]
-        start = load_image(settings.init, size=(width, height), what="--init image")
-    image = to_tensor(start, device)
-    if previous is not None:
-        image = coarse_to_fine(previous, image)
-    return image.contiguous().requires_grad_(True)
+        save_image(self.image, path, recipe=self.recipe)
 
 
 @dataclass
@@ -110,7 +71,8 @@ class PreparedRun:
 
 def prepare(content: str | Path, styles: Sequence[str | Path], settings: StylizeSettings, *,
             size: int | None = None, previous: torch.Tensor | None = None, setup: RunSetup | None = None,
-            model: VGG19Features | None = None, inputs: Inputs | None = None) -> PreparedRun:
+            model: VGG19Features | None = None, inputs: Inputs | None = None,
+            start: np.ndarray | None = None) -> PreparedRun:
     """Load inputs at long edge ``size`` (default ``settings.size``), build the model and the fixed
     targets; no optimization. ``previous`` (an earlier scale's image) replaces ``settings.init``;
     ``setup``, ``model`` and ``inputs`` are passed in by ``stylize`` so that scales share them."""
@@ -127,12 +89,14 @@ def prepare(content: str | Path, styles: Sequence[str | Path], settings: Stylize
                           tv_weight=settings.tv_weight, style_layer_weights=dict(zip(settings.style_layers, layer_weights)),
                           precision=setup.precision)
     torch.manual_seed(settings.seed)
-    return PreparedRun(objective, initial_image(settings, inputs.work, setup.device, previous), inputs, targets, setup)
+    image = initial_image(settings, inputs.work, setup.device, previous, start)
+    return PreparedRun(objective, image, inputs, targets, setup)
 
 
 def stylize(content: str | Path, styles: Sequence[str | Path], settings: StylizeSettings | None = None, *,
             callback: Callable[[Progress], None] | None = None, should_stop: Callable[[], bool] | None = None,
-            resume: Snapshot | str | Path | None = None) -> Result:
+            resume: Snapshot | str | Path | None = None, plans: Sequence[Plan] | None = None,
+            start: np.ndarray | None = None, extra_terms: Sequence[ExtraTerm] = ()) -> Result:
     """Render ``content`` in the style of ``styles`` (see ``StylizeSettings`` for every knob).
 
     Coarse to fine: each scale of ``settings.schedule()`` starts from the previous scale's
@@ -140,21 +104,38 @@ def stylize(content: str | Path, styles: Sequence[str | Path], settings: Stylize
     (``tol``) or when its share of the time limit is spent. The last scale always runs, so the
     result has the requested size. ``should_stop`` ends the run at an iteration boundary with
     ``Stop.INTERRUPTED`` and a ``snapshot``; ``resume`` (a snapshot or its state file) continues
-    such a run to the same result as an uninterrupted one.
+    such a run to the same result as an uninterrupted one. ``plans`` (from ``plan_scales``, one per
+    scale) say how each scale runs; by default they are planned here against ``settings.memory``.
+    ``start`` (H x W x 3 in [0, 1]) replaces ``settings.init`` at the first scale; ``extra_terms`` are
+    added to the objective at every scale (``terms.py``; video's temporal term). Neither is in the
+    recipe: a caller that uses them records them.
     """
     settings = settings or StylizeSettings()
     called = time.perf_counter()
     schedule = settings.schedule()
-    plans = plan_scales(content, settings)
+    plans = list(plans) if plans is not None else plan_scales(content, settings)
+    if len(plans) != len(schedule):
+        raise ValueError(f"stylize: {len(plans)} plans for {len(schedule)} scales")
+    result = _run_scales(content, styles, settings, plans, callback=callback, should_stop=should_stop,
+                         resume=resume, called=called, start=start, extra_terms=extra_terms)
+    return replace(result, plans=tuple(plans))
+
+
+def _run_scales(content: str | Path, styles: Sequence[str | Path], settings: StylizeSettings, plans: list[Plan], *,
+                callback, should_stop, resume, called: float, start, extra_terms) -> Result:
+    """The scales of ``settings.schedule()`` in order, each as ``plans`` says; see ``stylize``."""
+    schedule = settings.schedule()
     inputs = load_inputs(content, styles, settings, schedule[0][0])
-    setup = setup_run(settings, content, styles, plans=plans)
-    snapshot = load_snapshot(Path(resume), setup.recipe, setup.device) if isinstance(resume, (str, Path)) else resume
+    state_file = Path(resume) if isinstance(resume, (str, Path)) else None
+    setup = setup_run(settings, content, styles, plans=plans, precision=saved_precision(state_file) if state_file else
+                      resume.precision if resume is not None else None)
+    snapshot = load_snapshot(state_file, setup.recipe, setup.device) if state_file else resume
     first = snapshot.scale_index if snapshot is not None else 1
     state = LoopState(total_iterations=sum(its for _, its in schedule))
     image, model, run_deadline, startup, coarse = None, None, None, None, None
     for index, (size, iterations) in enumerate(schedule[first - 1:], start=first):
         run = prepare(content, styles, settings, size=size, previous=image, setup=setup, model=model,
-                      inputs=inputs if index == 1 else None)
+                      inputs=inputs if index == 1 else None, start=start if index == 1 else None)
         model = run.objective.model
         continued: dict = {}
         if snapshot is not None and index == snapshot.scale_index:
@@ -175,7 +156,7 @@ def stylize(content: str | Path, styles: Sequence[str | Path], settings: Stylize
         if settings.coarse_style_weight and len(schedule) > 1:
             coarse = coarse or (run if index == 1 else prepare(content, styles, settings, size=schedule[0][0],
                                                                 setup=setup, model=model))
-        objective = scale_objective(run, plan, settings, coarse if index > 1 else None)
+        objective = scale_objective(run, plan, settings, coarse if index > 1 else None, extra_terms)
         outcome = optimize(objective, run.image, state, optimizer=settings.optimizer, lr=settings.learning_rate,
                            iterations=iterations, tol=settings.tol, callback=callback, lbfgs_history=plan.history,
                            scale=(index, len(schedule), size), should_stop=should_stop, **continued)
@@ -190,20 +171,30 @@ def stylize(content: str | Path, styles: Sequence[str | Path], settings: Stylize
     raise AssertionError("unreachable: the last scale always returns")
 
 
-def scale_objective(run: PreparedRun, plan: Plan, settings: StylizeSettings, coarse: PreparedRun | None):
-    """This scale's objective: whole or tiled, plus the coarsest scale's style (``coarse_style.py``)."""
+def scale_objective(run: PreparedRun, plan: Plan, settings: StylizeSettings, coarse: PreparedRun | None,
+                    extra_terms: Sequence[ExtraTerm] = ()) -> LossAndGrad:
+    """This scale's objective: whole or tiled, plus the coarsest scale's style (``coarse_style.py``)
+    and the caller's ``extra_terms`` at this scale's size."""
+    height, width = run.image.shape[-2:]
     objective = run.objective if plan.tile is None else TiledObjective(
-        run.objective, plan_tiles(*run.image.shape[-2:], plan.tile))
-    if coarse is None:
-        return objective
-    return CoarseStyle(objective, coarse.objective, settings.coarse_style_weight, tuple(coarse.image.shape[-2:]))
+        run.objective, plan_tiles(height, width, plan.tile))
+    if coarse is not None:
+        objective = coarse_style(objective, coarse.objective, settings.coarse_style_weight,
+                                 tuple(coarse.image.shape[-2:]))
+    for extra in extra_terms:
+        objective = AddedTerm(objective, extra.name, extra.at_size(height, width), extra.weight)
+    return objective
 
 
-def plan_scales(content: str | Path, settings: StylizeSettings) -> list[Plan]:
-    """How each scale runs: the whole image, or tiles with a smaller L-BFGS history (``memory_estimate``)."""
-    return scale_plans(Path(content), settings.schedule(), (*settings.content_layers, *settings.style_layers),
-                       memory_gib=settings.memory, tile=settings.tile, max_pixels=settings.max_pixels,
-                       style_scale=settings.style_scale)
+def plan_scales(content: str | Path, settings: StylizeSettings, budget: Budget | None = None) -> list[Plan]:
+    """How each scale runs: the whole image, or tiles with a smaller L-BFGS history (``memory_estimate``),
+    fitted to ``budget`` (default: ``settings.memory``, else what is free now on ``settings.device``)."""
+    width, height = image_size(content, "content image")
+    dims = [scaled_size(width, height, size)[::-1] for size, _ in settings.schedule()]
+    if budget is None and settings.max_pixels is None:
+        budget = memory_budget(settings.memory, device=settings.device)
+    return scale_plans(dims, (*settings.content_layers, *settings.style_layers), budget, tile=settings.tile,
+                       max_pixels=settings.max_pixels, style_scale=settings.style_scale)
 
 
 def _at_full_size(image: torch.Tensor, content: str | Path, styles: Sequence[str | Path], settings: StylizeSettings,
@@ -228,7 +219,7 @@ def scale_deadline(run_deadline: float | None, remaining: list[tuple[int, int]])
 
 def _interrupted(outcome: ScaleOutcome, index: int, run: PreparedRun, state: LoopState, startup: float) -> Result:
     snapshot = Snapshot(index, len(outcome.history), state.done, outcome.image, outcome.optimizer_state,
-                        outcome.history, outcome.losses, outcome.last_in_range)
+                        outcome.history, outcome.losses, outcome.last_in_range, run.setup.precision)
     shown = outcome.image if outcome.last_in_range is None else outcome.last_in_range
     return Result(to_array(shown), run.setup.recipe, state.done, time.perf_counter() - state.started,
                   outcome.losses, startup, run.targets.engine, tuple(run.targets.style_cache), Stop.INTERRUPTED,
