@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stylegram-installed
 TEST_STAMP := $(VENV)/.stylegram-test-installed
 
-.PHONY: setup setup-test demo test test-fast lint bench bench-serve bench-print clean
+.PHONY: setup setup-test setup-browser demo test test-fast lint bench bench-serve bench-print clean
 
 # `make demo` needs only the core (torch CPU, onnxruntime, the weights); `make test` adds the
 # test tools and the heavy extras the tests exercise for real (PyTriton's Triton server, Ray, matplotlib).
@@ -19,11 +19,17 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet -e '.[cpu]'
 	touch $@
 
-setup-test: $(TEST_STAMP)
+setup-test: $(TEST_STAMP) setup-browser
 
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[cpu,test,serve,plot,scale]'
+	$(BIN)/python -m pip install --quiet -e '.[cpu,test,serve,plot,scale,video,studio-test]'
 	touch $@
+
+# the studio's browser tests drive Debian's chromium with chromium-driver: installed when missing, as root
+# (elsewhere those tests skip and say why)
+setup-browser:
+	@command -v chromedriver >/dev/null || [ "$$(id -u)" != 0 ] || \
+		(apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver)
 
 demo: setup
 	$(BIN)/stylegram stylize examples/tubingen.jpg examples/starry_night.jpg -o out.png

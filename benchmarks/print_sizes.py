@@ -6,10 +6,10 @@ defaults otherwise. The L-BFGS history starts full (as many pairs as the plan ke
 ``full_history``), so memory and time are those of a late iteration, not of the first few.
 The first iteration is a warm-up; the figure is the median of the others.
 "peak" is the process's peak RSS (VmHWM); "loop peak" is the peak after the first iteration, i.e.
-the optimization without the one-off target computation (VmHWM reset through /proc/self/clear_refs). Whole-image runs are skipped where the
-planner's estimate does not fit the machine. Also measured here, at one size where both fit:
-the tiled loss and gradient against the whole image's (relative error), and bfloat16's memory
-and loss against float32.
+the optimization without the one-off target computation (VmHWM reset through /proc/self/clear_refs).
+Whole-image runs are skipped where the planner's estimate does not fit the machine. Also measured
+here, at one size where both fit: the tiled loss and gradient against the whole image's (relative
+error), and bfloat16's memory and loss against float32.
 
     .venv/bin/python benchmarks/print_sizes.py --json bench-out/print.json
 """
@@ -60,8 +60,8 @@ def full_history(settings, pairs: int):
 
 def run_config(size: int, mode: str, budget: float, iterations: int, precision: str) -> dict:
     """Child process: one scale at ``size``; mode "whole" forces the whole image, "tiled" plans by ``budget``."""
-    from stylegram.settings import StylizeSettings
     from stylegram.engine import plan_scales, stylize
+    from stylegram.settings import StylizeSettings
 
     whole = mode == "whole"
     settings = StylizeSettings(size=size, scales=1, iterations=iterations, tol=0, cache=False, precision=precision,
@@ -88,12 +88,13 @@ def run_config(size: int, mode: str, budget: float, iterations: int, precision: 
 
 
 def compare_tiled(size: int, budget: float) -> dict:
-    """Child process: loss and gradient of one stylized-looking image, whole vs in the planner's tiles, fp32 and bf16."""
+    """Child process: loss and gradient of one stylized-looking image, whole vs in the planner's tiles,
+    fp32 and bf16."""
     import numpy as np
     import torch
 
-    from stylegram.settings import StylizeSettings
     from stylegram.engine import plan_scales, prepare
+    from stylegram.settings import StylizeSettings
     from stylegram.tile_geometry import plan_tiles
     from stylegram.tiling import TiledObjective
 
@@ -104,8 +105,8 @@ def compare_tiled(size: int, budget: float) -> dict:
         run = prepare(CONTENT, [STYLE], settings)
         noise = np.random.default_rng(0).normal(0, 0.1, run.inputs.work.shape).astype(np.float32)
         start = torch.from_numpy(np.clip(run.inputs.work + noise, 0, 1)).permute(2, 0, 1)[None].contiguous()
-        for name, objective in (("whole", run.objective), ("tiled", TiledObjective(run.objective,
-                                                                                  plan_tiles(*start.shape[-2:], tile)))):
+        for name, objective in (("whole", run.objective),
+                                ("tiled", TiledObjective(run.objective, plan_tiles(*start.shape[-2:], tile)))):
             image = start.clone().requires_grad_(True)
             terms = objective.loss_and_grad(image)
             found[precision, name] = (terms["loss"], image.grad.detach().clone())
@@ -128,9 +129,9 @@ def in_child(*args: str) -> dict:
 
 
 def whole_fits(size: int) -> bool:
+    from stylegram.engine import plan_scales
     from stylegram.memory_estimate import memory_budget
     from stylegram.settings import StylizeSettings
-    from stylegram.engine import plan_scales
 
     plan = plan_scales(CONTENT, StylizeSettings(size=size, scales=1, max_pixels=10**9))[-1]
     return plan.bytes <= 0.8 * memory_budget(None).bytes
@@ -162,8 +163,8 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
     compare_budget = budgets.get(args.compare_size, 8.0)
     for mode in ("whole", "tiled"):
-        rows.append(in_child("run", str(args.compare_size), mode, str(compare_budget), str(counts.get(args.compare_size, 4)),
-                             "bf16"))
+        rows.append(in_child("run", str(args.compare_size), mode, str(compare_budget),
+                             str(counts.get(args.compare_size, 4)), "bf16"))
         print(json.dumps(rows[-1]), flush=True)
     errors = in_child("compare", str(args.compare_size), str(compare_budget))
     print(json.dumps(errors), flush=True)
@@ -174,7 +175,8 @@ def main() -> None:
 
 
 def print_table(rows: list[dict], errors: dict) -> None:
-    print(f"\n{'size':>5} {'mode':>6} {'prec':>5} {'plan':<66} {'s/it':>7} {'peak GiB':>9} {'loop GiB':>9} {'est GiB':>8}")
+    print(f"\n{'size':>5} {'mode':>6} {'prec':>5} {'plan':<66} {'s/it':>7} "
+          f"{'peak GiB':>9} {'loop GiB':>9} {'est GiB':>8}")
     for row in rows:
         if "error" in row:
             print(f"failed: {row['args']}: {row['error']}")
@@ -190,7 +192,8 @@ def print_table(rows: list[dict], errors: dict) -> None:
                   f"{row['seconds_per_iteration'] / whole['seconds_per_iteration']:.2f}x s/it")
         fp32 = by_key.get((size, mode, "fp32"))
         if precision == "bf16" and fp32:
-            print(f"bf16 / fp32 at {size} px {mode}: s/it {row['seconds_per_iteration'] / fp32['seconds_per_iteration']:.2f}x, "
+            print(f"bf16 / fp32 at {size} px {mode}: "
+                  f"s/it {row['seconds_per_iteration'] / fp32['seconds_per_iteration']:.2f}x, "
                   f"loop peak {row['loop_peak_gib'] / fp32['loop_peak_gib']:.2f}x")
     if "error" not in errors:
         print(f"relative error against fp32 whole at {errors['size']} px (tiles of {errors['tile']} px): "

@@ -30,9 +30,9 @@ def large_recipe(path: Path) -> dict:
 
 def small_runs(recipe: dict, size: int, out: Path) -> dict[str, Path]:
     """The 512 px runs to compare with, made here (cached in ``out``)."""
+    from stylegram.engine import stylize
     from stylegram.images import save_image
     from stylegram.settings import StylizeSettings
-    from stylegram.engine import stylize
 
     settings = recipe["settings"]
     ratio = round(np.log2(settings["size"] / size))
@@ -56,9 +56,9 @@ def small_runs(recipe: dict, size: int, out: Path) -> dict[str, Path]:
 def losses_at(size: int, images: dict[str, np.ndarray], style_scale: float) -> dict[str, dict[str, float]]:
     import torch
 
+    from stylegram.engine import prepare
     from stylegram.losses import content_loss, gram_matrix, style_loss
     from stylegram.settings import StylizeSettings
-    from stylegram.engine import prepare
 
     run = prepare(CONTENT, [STYLE], StylizeSettings(size=size, scales=1, precision="fp32", targets="torch",
                                                     cache=False, style_scale=style_scale))
@@ -85,7 +85,8 @@ def main() -> None:
     args = parser.parse_args()
     recipe = large_recipe(args.large)
     out = args.large.parent
-    paths = {"photo": CONTENT, f"{recipe['settings']['size']} downscaled": args.large} | small_runs(recipe, args.size, out)
+    paths = ({"photo": CONTENT, f"{recipe['settings']['size']} downscaled": args.large}
+             | small_runs(recipe, args.size, out))
     images = {name: load_image(path, long_edge=args.size) for name, path in paths.items()}
     shapes = {image.shape for image in images.values()}
     assert len(shapes) == 1, f"sizes differ: {shapes}"

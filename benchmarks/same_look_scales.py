@@ -14,9 +14,9 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+import same_look
 import torch.nn.functional as F
 
-import same_look
 from stylegram import engine as stylize_module
 from stylegram import inputs as inputs_module
 from stylegram.images import to_pil
@@ -40,7 +40,8 @@ def main(variant: str, large: int, small: int, bounds: tuple[int, ...]) -> None:
     down = np.asarray(to_pil(big.image).resize(ref.image.shape[1::-1], 3), dtype=np.float32) / 255
     found = same_look.losses_at(small, {"large": down, "small": ref.image}, 1.0)
     print(f"{variant}: {large} px downscaled / {small} px run, style loss at {small} px: "
-          f"{found['large']['style']:.4f} / {found['small']['style']:.4f} = {found['large']['style'] / found['small']['style']:.2f}x")
+          f"{found['large']['style']:.4f} / {found['small']['style']:.4f} = "
+          f"{found['large']['style'] / found['small']['style']:.2f}x")
     own = same_look.losses_at(large, {"large": big.image}, 1.0)["large"]
     print(f"{variant}: {large} px result at {large} px: style {own['style']:.4f}, content {own['content']:.3f}, "
           + ", ".join(f"{n} {v:.4f}" for n, v in own.items() if n.startswith("relu")))

@@ -26,13 +26,13 @@ CONTENT, STYLE = ROOT / "examples/tubingen.jpg", ROOT / "examples/starry_night.j
 def target_timings(size: int, repeats: int) -> tuple[float, float]:
     import torch
 
+    from stylegram.export.managed import managed_model
     from stylegram.images import load_image
     from stylegram.layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
     from stylegram.model import VGG19Features
     from stylegram.runtime.sessions import Provider, SessionConfig, shared_session
     from stylegram.runtime.targets import image_grams
     from stylegram.settings import StylizeSettings
-    from stylegram.export.managed import managed_model
     from stylegram.targets import torch_grams
     from stylegram.weights import load_weights
 
@@ -56,9 +56,9 @@ def target_timings(size: int, repeats: int) -> tuple[float, float]:
 
 
 def startup_timings(size: int, repeats: int) -> tuple[float, float]:
+    from stylegram.engine import stylize
     from stylegram.runtime.cache import GramCache
     from stylegram.settings import StylizeSettings
-    from stylegram.engine import stylize
 
     settings = StylizeSettings(size=size, iterations=1, targets="ort")
     stylize(CONTENT, [STYLE], settings)  # exports the model once, fills the cache

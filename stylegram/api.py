@@ -21,8 +21,8 @@ from .settings import StylizeSettings
 if TYPE_CHECKING:
     from PIL import Image
 
-    from .loop import Progress
     from .engine import Result
+    from .loop import Progress
 
 ImageInput = Union[str, Path, "Image.Image"]
 

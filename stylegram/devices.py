@@ -13,7 +13,8 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cpu")
     if name == "cuda" or name.startswith("cuda:"):
         if not torch.cuda.is_available():
-            raise InputError(f"--device {name}: CUDA is not available here (torch {torch.__version__}); use --device cpu")
+            raise InputError(f"--device {name}: CUDA is not available here (torch {torch.__version__}); "
+                             "use --device cpu")
         try:
             return torch.device(name)
         except RuntimeError:

@@ -18,18 +18,18 @@ import torch
 from . import color
 from .coarse_style import coarse_style
 from .eta import iteration_cost, later_cost
-from .loop import LossAndGrad, LoopState, Progress, ScaleOutcome, Stop, optimize
+from .images import image_size, scaled_size
+from .inputs import Inputs, coarse_to_fine, initial_image, load_inputs
+from .loop import LoopState, LossAndGrad, Progress, ScaleOutcome, Stop, optimize
 from .memory_estimate import Budget, Plan, memory_budget, scale_plans
 from .model import VGG19Features
 from .objective import Objective
 from .recipe import RunSetup, setup_run
 from .resume import Snapshot, load_snapshot, saved_precision
 from .settings import StylizeSettings, normalized_weights
-from .images import image_size, scaled_size
-from .inputs import Inputs, coarse_to_fine, initial_image, load_inputs
 from .targets import Targets, compute_targets
-from .terms import AddedTerm, ExtraTerm
 from .tensor_images import to_array, to_tensor
+from .terms import AddedTerm, ExtraTerm
 from .tile_geometry import plan_tiles
 from .tiling import TiledObjective
 
@@ -83,10 +83,13 @@ def prepare(content: str | Path, styles: Sequence[str | Path], settings: Stylize
         model = VGG19Features(setup.weights, (*settings.content_layers, *settings.style_layers), pool=settings.pool)
         model = model.to(device=setup.device, memory_format=torch.channels_last)
     targets = compute_targets(settings, size, setup.weights, model, inputs.work, [Path(p) for p in styles],
-                              inputs.styles, setup.style_blend, setup.device)
-    layer_weights = normalized_weights(settings.style_layer_weights, len(settings.style_layers), "--style-layer-weights")
+                              inputs.styles, setup.style_blend, setup.device, masks=inputs.masks,
+                              style_masks=inputs.style_masks)
+    layer_weights = normalized_weights(settings.style_layer_weights, len(settings.style_layers),
+                                       "--style-layer-weights")
     objective = Objective(model, targets, content_weight=settings.content_weight, style_weight=settings.style_weight,
-                          tv_weight=settings.tv_weight, style_layer_weights=dict(zip(settings.style_layers, layer_weights)),
+                          tv_weight=settings.tv_weight,
+                          style_layer_weights=dict(zip(settings.style_layers, layer_weights)),
                           precision=setup.precision)
     torch.manual_seed(settings.seed)
     image = initial_image(settings, inputs.work, setup.device, previous, start)

@@ -157,7 +157,8 @@ def output_format(path: Path, *, option: str = "--output") -> str:
 
 
 def save_image(array: np.ndarray, path: str | Path, *, recipe: Mapping | None = None) -> None:
-    """Write an image atomically with ``recipe`` as JSON: a PNG text chunk, a JPEG comment, WebP EXIF ImageDescription."""
+    """Write an image atomically with ``recipe`` as JSON: a PNG text chunk, a JPEG comment,
+    WebP EXIF ImageDescription."""
     path = Path(path)
     fmt = output_format(path)
     image = to_pil(array)

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from . import color
 from .images import load_image
+from .masks import load_mask, load_masks
 from .settings import StylizeSettings
 from .sizing import content_min_side, load_style_image
 from .tensor_images import to_tensor
@@ -25,18 +26,28 @@ class Inputs(NamedTuple):
     content: np.ndarray  # as loaded (for --original-colors' recolouring)
     work: np.ndarray  # as optimized (luminance only with --original-colors)
     styles: list[np.ndarray]
+    masks: list[np.ndarray] | None = None  # content masks (H x W in [0, 1]), one per style image
+    style_masks: list[np.ndarray] | None = None  # style masks, each at its style image's size
 
 
 def load_inputs(content: str | Path, styles: Sequence[str | Path], settings: StylizeSettings, size: int) -> Inputs:
-    """The content image at long edge ``size``, the style images at theirs, colour-handled."""
+    """The content image at long edge ``size``, the style images at theirs, colour-handled (``--colors``),
+    and the masks resized to the images they lie over."""
     min_side = content_min_side(settings.content_layers, settings.style_layers)
     content_rgb = load_image(content, long_edge=size, min_side=min_side, what="content image")
     style_rgbs = [load_style_image(p, size=size, style_scale=settings.style_scale, style_layers=settings.style_layers)
                   for p in styles]
-    if not settings.original_colors:
-        return Inputs(content_rgb, content_rgb, style_rgbs)
+    height, width = content_rgb.shape[:2]
+    masks = load_masks(settings.masks, (width, height), over=[content] * len(styles), option="--masks")
+    style_masks = None if settings.style_masks is None else [
+        load_mask(m, (x.shape[1], x.shape[0]), over=s, option="--style-masks")
+        for m, x, s in zip(settings.style_masks, style_rgbs, styles)]
+    if settings.colors == "match":
+        style_rgbs = [color.match_colors(x, content_rgb) for x in style_rgbs]
+    if settings.colors != "luminance":
+        return Inputs(content_rgb, content_rgb, style_rgbs, masks, style_masks)
     style_rgbs = [color.luminance_image(x, match=content_rgb) for x in style_rgbs]
-    return Inputs(content_rgb, color.luminance_image(content_rgb), style_rgbs)
+    return Inputs(content_rgb, color.luminance_image(content_rgb), style_rgbs, masks, style_masks)
 
 
 def coarse_to_fine(coarse: torch.Tensor, start: torch.Tensor) -> torch.Tensor:

@@ -106,8 +106,8 @@ def converged(history: list[float], tol: float) -> bool:
     return before > 0 and (before - now) / before < tol
 
 
-def optimize(objective: LossAndGrad, image: torch.Tensor, state: LoopState, *, optimizer: str, lr: float, iterations: int,
-             tol: float = 0.0, callback: Callable[[Progress], None] | None = None,
+def optimize(objective: LossAndGrad, image: torch.Tensor, state: LoopState, *, optimizer: str, lr: float,
+             iterations: int, tol: float = 0.0, callback: Callable[[Progress], None] | None = None,
              scale: tuple[int, int, int] = (1, 1, 0), optimizer_state: dict | None = None,
              history: list[float] | None = None, losses: dict[str, float] | None = None,
              should_stop: Callable[[], bool] | None = None, lbfgs_history: int = 100,

@@ -5,8 +5,9 @@ image size and of the weights' input scale):
 - Gram matrix: ``G = F Fᵀ / (C·H·W)`` for features F of shape C x (H·W). With
   ``prescale=True`` (what the exported graph uses) the features are scaled by
   ``1/sqrt(C)·1/sqrt(H)·1/sqrt(W)`` *before* the product, so no intermediate exceeds the
-  final values and a float16 graph stays finite (``modelinfo.GRAM_NORMALIZATION`` describes it in exported models); in float32 the loss scales the small C x C
-  product instead, which saves a pass over the large feature maps. Same normalization.
+  final values and a float16 graph stays finite (``modelinfo.GRAM_NORMALIZATION`` describes it
+  in exported models); in float32 the loss scales the small C x C product instead, which saves
+  a pass over the large feature maps. Same normalization.
 - content loss: mean squared error divided by the target's mean square;
 - style loss per layer: squared Frobenius error of the Grams divided by the target
   Gram's squared norm;
@@ -35,6 +36,13 @@ def gram_matrix(features: torch.Tensor, *, prescale: bool = False) -> torch.Tens
         flat = flat * (c**-0.5 * h**-0.5 * w**-0.5)
         return flat @ flat.transpose(1, 2)
     return (flat @ flat.transpose(1, 2)) * (1.0 / (c * h * w))
+
+
+def guided_gram(features: torch.Tensor, guide: torch.Tensor, mass: float) -> torch.Tensor:
+    """Guided Gram (spatial control, ``guides.py``): ``(F∘T)(F∘T)ᵀ / (C·ΣT²)`` for a 1 x 1 x h x w guide T
+    of mass ``ΣT²``; an all-ones guide gives ``gram_matrix``."""
+    h, w = features.shape[-2:]
+    return gram_matrix(features * guide) * (h * w / mass)
 
 
 def content_norm(target: torch.Tensor) -> torch.Tensor:

@@ -53,7 +53,8 @@ def target_bytes(height: int, width: int, style_scale: float = 1.0) -> int:
 
 def estimate_bytes(height: int, width: int, layers) -> int:
     """Peak memory of one whole-image L-BFGS iteration at ``height`` x ``width`` (an estimate, not a bound)."""
-    return activation_bytes(height, width, layers) + history_bytes(height, width, LBFGS_HISTORY) + image_bytes(height, width)
+    return (activation_bytes(height, width, layers) + history_bytes(height, width, LBFGS_HISTORY)
+            + image_bytes(height, width))
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from .losses import content_loss, gram_matrix, style_loss, tv_loss
+from .guides import MIN_MASS
+from .losses import content_loss, gram_matrix, guided_gram, style_loss, tv_loss
 from .model import VGG19Features
 from .targets import Targets
 
@@ -28,11 +29,18 @@ class Objective(torch.nn.Module):
             features = self.model(image.contiguous(memory_format=torch.channels_last))
         features = {n: f.float() for n, f in features.items()}  # losses and Grams in float32
         content = sum(content_loss(features[n], t) for n, t in self.targets.content.items())
-        style = sum(w * style_loss(gram_matrix(features[n]), self.targets.style[n])
-                    for n, w in self.style_layer_weights.items())
+        style = sum(w * self.style_term(n, features[n]) for n, w in self.style_layer_weights.items())
         tv = tv_loss(image)
         total = self.content_weight * content + self.style_weight * style + self.tv_weight * tv
         return {"loss": total, "content": content, "style": style, "tv": tv}
+
+    def style_term(self, name: str, feature: torch.Tensor) -> torch.Tensor:
+        """One layer's style loss: against the blended Grams, or with --masks summed over the regions,
+        each region's guided Gram against its own style's (``targets.Region``)."""
+        if not self.targets.regions:
+            return style_loss(gram_matrix(feature), self.targets.style[name])
+        return sum((r.weight * style_loss(guided_gram(feature, r.guides[name], r.masses[name]), r.grams[name])
+                    for r in self.targets.regions if r.masses[name] > MIN_MASS), feature.new_zeros(()))
 
     def loss_and_grad(self, image: torch.Tensor) -> dict[str, float]:
         """The loss terms of ``image``; its ``.grad`` receives the loss's gradient."""

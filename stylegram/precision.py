@@ -25,6 +25,7 @@ from .home import home
 
 PROBE_SIZE = 128  # px, square: a few passes take about 2 s on 2 cores
 PROBE_REPEATS = 3  # timed passes per precision, interleaved, after one warm-up each; the fastest counts
+BF16_MARGIN = 0.9  # bf16 only when its pass takes at most this fraction of fp32's: a clear gain, not noise
 DECISIONS = "precision.json"
 log = logging.getLogger("stylegram.precision")
 
@@ -78,7 +79,7 @@ def measure(timer: Timer) -> dict:
         for precision, times in seconds.items():
             times.append(timer(precision))
     best = {precision: min(times) for precision, times in seconds.items()}
-    faster = "bf16" if best["bf16"] < best["fp32"] else "fp32"
+    faster = "bf16" if best["bf16"] <= BF16_MARGIN * best["fp32"] else "fp32"
     return {"precision": faster, "fp32_s": best["fp32"], "bf16_s": best["bf16"],
             "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 

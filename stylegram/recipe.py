@@ -14,6 +14,7 @@ import torch
 
 from .devices import resolve_device, resolve_precision
 from .fileio import sha256_file
+from .masks import masks_sha256
 from .settings import StylizeSettings, normalized_weights
 from .weights import Weights, load_weights
 
@@ -54,7 +55,7 @@ def make_recipe(settings: StylizeSettings, content: str | Path, styles: Sequence
                 precision: str, blend: Sequence[float]) -> dict:
     from . import __version__
 
-    return {
+    recipe = {
         "stylegram": __version__,
         "torch": torch.__version__,
         "settings": settings.as_dict() | {"lr": settings.learning_rate, "style_blend": list(blend)},
@@ -63,3 +64,7 @@ def make_recipe(settings: StylizeSettings, content: str | Path, styles: Sequence
         "styles": [{"file": Path(p).name, "sha256": sha256_file(Path(p))} for p in styles],
         "weights": {"name": weights.name, "sha256": weights.sha256},
     }
+    for name in ("masks", "style_masks"):  # their files' hashes (the settings hold their paths)
+        if getattr(settings, name) is not None:
+            recipe[name] = masks_sha256(getattr(settings, name))
+    return recipe

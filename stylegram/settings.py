@@ -10,16 +10,18 @@ from dataclasses import asdict, dataclass
 from typing import Optional
 
 from .errors import InputError
-from .sizing import check_size
-from .tile_geometry import GRID, MIN_TILE, check_tile
 from .layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, POOLING_MODES, parse_layer_list
 from .serve import DEFAULT_NAME as DEFAULT_SERVER_MODEL
+from .sizing import check_size
+from .tile_geometry import GRID, MIN_TILE, check_tile
 
 OPTIMIZERS = ("lbfgs", "adam")
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.05}  # adam: 0.05 beat 0.02 and 0.1 at 128 and 256 px (docs/design.md)
 TARGET_ENGINES = ("auto", "ort", "torch", "server")
 MIN_AUTO_SCALE = 192  # px: automatic schedules start at or above this long edge (docs/design.md)
 PRECISIONS = ("auto", "fp32", "bf16")
+COLORS = ("keep", "luminance", "match")  # --colors (docs/masks.md)
+GUIDES = ("simple", "inside", "all")  # --guide: how a mask becomes a layer's guidance channel (docs/masks.md)
 AUTO_COARSE_STYLE = 1.0  # measured at 2048 px: same-look ratio 2.6x -> 1.18x (docs/print-sizes.md)
 
 
@@ -47,7 +49,11 @@ class StylizeSettings:
     style_scale: float = 1.0
     coarse_style: Optional[float] = None  # weight of the coarsest scale's style during the finer scales; None: auto
     pool: str = "avg"
-    original_colors: bool = False
+    original_colors: bool = False  # alias of colors="luminance" (kept equal to it)
+    colors: str = "keep"  # "keep", "luminance" (luminance-only transfer) or "match" (style recoloured to the content's)
+    masks: Optional[tuple[str, ...]] = None  # content masks, one greyscale image per style image (docs/masks.md)
+    style_masks: Optional[tuple[str, ...]] = None  # the part of each style image to use (needs masks)
+    guide: str = "simple"  # how a mask becomes each layer's guidance channel: simple, inside or all
     weights: Optional[str] = None  # None: the original VGG19; a torchvision .pth path; "random" (tests)
     device: str = "cpu"
     threads: int = 0  # CPU threads for torch and ONNX Runtime (0: their defaults, all cores); a batch worker's share
@@ -69,6 +75,12 @@ class StylizeSettings:
             if value is not None:
                 object.__setattr__(self, name, tuple(float(v) for v in value))
         check_size(self.size)
+        if self.original_colors and self.colors == "keep":
+            object.__setattr__(self, "colors", "luminance")
+        object.__setattr__(self, "original_colors", self.colors == "luminance")
+        for name in ("masks", "style_masks"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, tuple(str(v) for v in getattr(self, name)) or None)
         if self.server and self.targets == "auto":
             object.__setattr__(self, "targets", "server")
         for ok, message in self._checks():
@@ -95,10 +107,12 @@ class StylizeSettings:
              f"--iterations-per-scale: expected {self.scale_count} positive numbers (one per scale)"),
             (non_negative(self.tol), f"--tol must be >= 0, got {self.tol}"),
             (self.max_pixels is None or self.max_pixels > 0, f"--max-pixels must be positive, got {self.max_pixels}"),
-            (self.memory is None or positive(self.memory), f"--memory must be a positive number of GiB, got {self.memory}"),
+            (self.memory is None or positive(self.memory),
+             f"--memory must be a positive number of GiB, got {self.memory}"),
             (self.tile is None or check_tile(self.tile),
              f"--tile must be a multiple of {GRID} px, at least {MIN_TILE}, got {self.tile}"),
-            (self.time_limit is None or positive(self.time_limit), f"--time-limit must be positive, got {self.time_limit}"),
+            (self.time_limit is None or positive(self.time_limit),
+             f"--time-limit must be positive, got {self.time_limit}"),
             (self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer}"),
             (self.lr is None or positive(self.lr), f"--lr must be a positive number, got {self.lr}"),
             (self.pool in POOLING_MODES, f"--pool must be one of {', '.join(POOLING_MODES)}, got {self.pool}"),
@@ -106,9 +120,16 @@ class StylizeSettings:
             (positive(self.style_weight), f"--style-weight must be positive, got {self.style_weight}"),
             (non_negative(self.tv_weight), f"--tv-weight must be >= 0, got {self.tv_weight}"),
             (positive(self.style_scale), f"--style-scale must be positive, got {self.style_scale}"),
-            (self.coarse_style is None or non_negative(self.coarse_style), f"--coarse-style must be >= 0, got {self.coarse_style}"),
+            (self.coarse_style is None or non_negative(self.coarse_style),
+             f"--coarse-style must be >= 0, got {self.coarse_style}"),
             (self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision}"),
-            (self.targets in TARGET_ENGINES, f"--targets must be one of {', '.join(TARGET_ENGINES)}, got {self.targets}"),
+            (self.colors in COLORS, f"--colors must be one of {', '.join(COLORS)}, got {self.colors}"),
+            (self.guide in GUIDES, f"--guide must be one of {', '.join(GUIDES)}, got {self.guide}"),
+            (self.style_masks is None or self.masks is not None, "--style-masks needs --masks (one per style image)"),
+            (self.style_masks is None or self.masks is None or len(self.style_masks) == len(self.masks),
+             "--style-masks: expected one per --masks image"),
+            (self.targets in TARGET_ENGINES,
+             f"--targets must be one of {', '.join(TARGET_ENGINES)}, got {self.targets}"),
             ((self.targets == "server") == bool(self.server),
              "--targets server goes with --server URL (and --server with --targets server or auto)"),
         ]
@@ -144,7 +165,11 @@ class StylizeSettings:
         return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
 
     def as_dict(self) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+        """The settings as a recipe records them; the spatial and colour controls only when used, so that
+        recipes, resume files and batch item keys of runs without them are as before."""
+        unused = {"colors": ("keep", "luminance"), "masks": (None,), "style_masks": (None,), "guide": ("simple",)}
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()
+                if v not in unused.get(k, ())}
 
 
 def normalized_weights(values: Optional[tuple[float, ...]], count: int, option: str) -> list[float]:

@@ -50,7 +50,8 @@ def plan_tiles(height: int, width: int, tile: int, *, halo: int = HALO, grid: in
             starts.pop()
         return [(start, starts[i + 1] if i + 1 < len(starts) else extent) for i, start in enumerate(starts)]
 
-    return [Tile((y0, y1, x0, x1), (max(0, y0 - halo), min(height, y1 + halo), max(0, x0 - halo), min(width, x1 + halo)))
+    return [Tile((y0, y1, x0, x1),
+                 (max(0, y0 - halo), min(height, y1 + halo), max(0, x0 - halo), min(width, x1 + halo)))
             for y0, y1 in spans(height) for x0, x1 in spans(width)]
 
 

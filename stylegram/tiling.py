@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import torch
 
+from .guides import MIN_MASS
 from .layers import layers_by_name
 from .losses import content_norm, style_norm, tv_loss
 from .tile_geometry import Tile
@@ -40,15 +41,27 @@ class TiledObjective:
         oy, ox = fy0 - py0 // scale, fx0 - px0 // scale
         return feature[..., oy:oy + fy1 - fy0, ox:ox + fx1 - fx0], (fy0, fy1, fx0, fx1)
 
-    def _tile_terms(self, pixels: torch.Tensor, tile: Tile, sizes: dict) -> tuple[dict, dict]:
-        """Raw Gram sums (F^T F) and squared content errors of one padded tile's core."""
+    def _style_terms(self, sizes: dict) -> list[tuple]:
+        """(layer, guide or None, divisor C·ΣT², target Gram, weight) per style term: one per layer, or
+        with --masks one per layer and region (the guided Grams of ``guides.py``, sums over positions too)."""
+        objective, targets = self.objective, self.objective.targets
+        if not targets.regions:
+            return [(n, None, targets.style[n].shape[-1] * sizes[n][0] * sizes[n][1], targets.style[n], w)
+                    for n, w in objective.style_layer_weights.items()]
+        return [(n, r.guides[n], r.grams[n].shape[-1] * r.masses[n], r.grams[n], w * r.weight)
+                for n, w in objective.style_layer_weights.items() for r in targets.regions if r.masses[n] > MIN_MASS]
+
+    def _tile_terms(self, pixels: torch.Tensor, tile: Tile, sizes: dict, terms: list[tuple]) -> tuple[list, dict]:
+        """Raw (guided) Gram sums (F^T F) per style term and squared content errors of one padded tile's core."""
         with torch.autocast(pixels.device.type, dtype=torch.bfloat16, enabled=self.objective.autocast_bf16):
             found = self.objective.model(pixels.contiguous(memory_format=torch.channels_last))
-        grams, errors = {}, {}
-        for name in self.objective.style_layer_weights:
-            core, _ = self._core(tile, name, found[name].float(), sizes[name])
+        grams, errors = [], {}
+        for name, guide, *_ in terms:
+            core, (a, b, c, d) = self._core(tile, name, found[name].float(), sizes[name])
+            if guide is not None:
+                core = core * guide[..., a:b, c:d]
             flat = core.reshape(core.shape[0], core.shape[1], -1)
-            grams[name] = flat @ flat.transpose(1, 2)
+            grams.append(flat @ flat.transpose(1, 2))
         for name, target in self.objective.targets.content.items():
             core, (a, b, c, d) = self._core(tile, name, found[name].float(), sizes[name])
             errors[name] = (core - target[..., a:b, c:d]).pow(2).sum()
@@ -58,31 +71,32 @@ class TiledObjective:
         """The loss terms of ``image``; its ``.grad`` is set to the loss's gradient."""
         objective, targets = self.objective, self.objective.targets
         sizes = {n: _feature_size(image.shape[-2:], p) for n, p in self.pools.items()}
-        counts = {n: t.shape[-1] * sizes[n][0] * sizes[n][1] for n, t in targets.style.items()}  # C x H x W
+        terms = self._style_terms(sizes)
         with torch.no_grad():  # pass 1: the whole image's Grams and content errors
-            grams = {n: torch.zeros_like(t) for n, t in targets.style.items()}
+            grams = [torch.zeros_like(target) for _, _, _, target, _ in terms]
             errors = {n: image.new_zeros(()) for n in targets.content}
             for tile in self.tiles:
                 py0, py1, px0, px1 = tile.padded
-                tile_grams, tile_errors = self._tile_terms(image[..., py0:py1, px0:px1], tile, sizes)
-                for n in grams:
-                    grams[n] += tile_grams[n]
+                tile_grams, tile_errors = self._tile_terms(image[..., py0:py1, px0:px1], tile, sizes, terms)
+                for i, tile_gram in enumerate(tile_grams):
+                    grams[i] += tile_gram
                 for n in errors:
                     errors[n] += tile_errors[n]
             # the sums above, scaled as losses.py normalises its terms (a mean is a sum / numel)
             content_scale = {n: 1.0 / (t.numel() * content_norm(t)) for n, t in targets.content.items()}
-            style_scale = {n: w / style_norm(targets.style[n]) for n, w in objective.style_layer_weights.items()}
-            residual = {n: grams[n] / counts[n] - targets.style[n] for n in style_scale}
+            style_scale = [w / style_norm(target) for _, _, _, target, w in terms]
+            residual = [grams[i] / count - target for i, (_, _, count, target, _) in enumerate(terms)]
             content = sum(errors[n] * content_scale[n] for n in errors)
-            style = sum(style_scale[n] * residual[n].pow(2).sum() for n in style_scale)
+            style = sum((s * r.pow(2).sum() for s, r in zip(style_scale, residual)), image.new_zeros(()))
         grad = torch.zeros_like(image)
         for tile in self.tiles:  # pass 2: each tile's share of the gradient
             py0, py1, px0, px1 = tile.padded
             pixels = image.detach()[..., py0:py1, px0:px1].clone().requires_grad_(True)
-            tile_grams, tile_errors = self._tile_terms(pixels, tile, sizes)
+            tile_grams, tile_errors = self._tile_terms(pixels, tile, sizes, terms)
             surrogate = objective.style_weight * sum(
-                (2 * style_scale[n] / counts[n] * residual[n] * tile_grams[n]).sum() for n in residual)
-            surrogate = surrogate + objective.content_weight * sum(tile_errors[n] * content_scale[n] for n in tile_errors)
+                (2 * style_scale[i] / term[2] * residual[i] * tile_grams[i]).sum() for i, term in enumerate(terms))
+            surrogate = surrogate + objective.content_weight * sum(
+                tile_errors[n] * content_scale[n] for n in tile_errors)
             surrogate.backward()
             grad[..., py0:py1, px0:px1] += pixels.grad
         pixels = image.detach().clone().requires_grad_(True)

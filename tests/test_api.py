@@ -24,7 +24,8 @@ def test_importing_the_package_does_no_work_and_lists_its_surface():
               "print(sorted(stylegram.__all__)); print('torch' in sys.modules, 'stylegram.api' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     names, loaded = proc.stdout.splitlines()
-    assert {"stylize", "Result", "Progress", "Stop", "StylizeSettings", "GramCache", "style_targets"} <= set(eval(names))
+    assert {"stylize", "Result", "Progress", "Stop", "StylizeSettings", "GramCache",
+            "style_targets"} <= set(eval(names))
     assert loaded == "False False"
 
 

@@ -74,8 +74,8 @@ def test_gpu_paths_present_and_correct(bench_json):
 
 @needs_cuda
 def test_stylize_on_cuda():
-    from stylegram.settings import StylizeSettings
     from stylegram.engine import stylize
+    from stylegram.settings import StylizeSettings
 
     from .conftest import CONTENT, STYLE
 

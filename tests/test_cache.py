@@ -95,7 +95,8 @@ def test_killed_mid_write_leaves_no_visible_entry(tmp_path):
                 handle.flush()
             os._exit(9)  # as if killed
         safetensors.numpy.save_file = dying_save
-        GramCache({str(tmp_path / "grams")!r}).put(CacheKey("0" * 64, 64, 1.0, "m"), {{"relu1_1": np.ones((4, 4), np.float32)}}, image_name="a")
+        GramCache({str(tmp_path / "grams")!r}).put(
+            CacheKey("0" * 64, 64, 1.0, "m"), {{"relu1_1": np.ones((4, 4), np.float32)}}, image_name="a")
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
     assert proc.returncode == 9

@@ -7,11 +7,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from stylegram.engine import prepare, scale_objective, stylize
 from stylegram.errors import InputError
 from stylegram.images import to_pil
 from stylegram.memory_estimate import Plan
 from stylegram.settings import StylizeSettings
-from stylegram.engine import prepare, scale_objective, stylize
 
 from .conftest import CONTENT, STYLE
 
@@ -42,7 +42,8 @@ def test_the_term_and_its_gradient_are_the_downscaled_images_style_loss(original
 def test_a_run_with_the_term_keeps_the_coarse_look(private_home):
     """The result downscaled to the coarse scale is closer to the coarse style than without the term."""
     results = {w: stylize(CONTENT, [STYLE], StylizeSettings(coarse_style=w, **COMMON)) for w in (0.0, 2.0)}
-    coarse = prepare(CONTENT, [STYLE], StylizeSettings(size=64, scales=1, precision="fp32", targets="torch", cache=False))
+    coarse = prepare(CONTENT, [STYLE],
+                     StylizeSettings(size=64, scales=1, precision="fp32", targets="torch", cache=False))
 
     def coarse_style_loss(result) -> float:
         small = np.asarray(to_pil(result.image).resize(coarse.image.shape[-1:-3:-1], 4), dtype=np.float32) / 255

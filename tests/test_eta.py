@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from stylegram.cli.progress_bar import time_left
+from stylegram.engine import stylize
 from stylegram.eta import iteration_cost, later_cost
 from stylegram.settings import StylizeSettings
-from stylegram.engine import stylize
 
 from .conftest import CONTENT, STYLE
 

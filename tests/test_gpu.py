@@ -74,7 +74,8 @@ def cpu_result():
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_stylize_on_cuda_matches_the_cpu_loss(cpu_result, precision):
-    result = stylize(CONTENT, [STYLE], StylizeSettings(iterations=30, tol=0, precision=precision, device=DEVICE, **SMALL))
+    result = stylize(CONTENT, [STYLE],
+                     StylizeSettings(iterations=30, tol=0, precision=precision, device=DEVICE, **SMALL))
     assert result.recipe["precision_used"] == precision and result.iterations == 30
     assert result.image.shape == cpu_result.image.shape
     assert result.losses["loss"] == pytest.approx(cpu_result.losses["loss"], rel=LOOP_TOLERANCE[precision])

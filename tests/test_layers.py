@@ -2,7 +2,14 @@ import pytest
 
 from stylegram.errors import InputError
 from stylegram.layers import (
-    conv_flops, conv_layers, deepest_layer, layer_names, min_image_side, output_shape, parse_layer_list, vgg19_layers,
+    conv_flops,
+    conv_layers,
+    deepest_layer,
+    layer_names,
+    min_image_side,
+    output_shape,
+    parse_layer_list,
+    vgg19_layers,
 )
 
 

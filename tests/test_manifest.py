@@ -22,7 +22,8 @@ def _write(folder, name: str, text: str):
 def test_json_lines_and_csv_give_the_same_items(tmp_path):
     rows = [{"content": "a.jpg", "styles": ["s1.jpg", "s2.jpg"]},
             {"content": "sub/b.png", "styles": ["s1.jpg"], "size": 96, "style_weight": 5}]
-    jsonl = _write(tmp_path, "m.jsonl", "\n".join(json.dumps(r) for r in rows[:1]) + "\n\n" + json.dumps(rows[1]) + "\n")
+    jsonl = _write(tmp_path, "m.jsonl",
+                   "\n".join(json.dumps(r) for r in rows[:1]) + "\n\n" + json.dumps(rows[1]) + "\n")
     csv = _write(tmp_path, "m.csv", "content,styles,size,style_weight\na.jpg,s1.jpg;s2.jpg,,\nsub/b.png,s1.jpg,96,5\n")
     from_jsonl, from_csv = read_manifest(jsonl, DEFAULTS), read_manifest(csv, DEFAULTS)
     assert from_jsonl == from_csv

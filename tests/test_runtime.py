@@ -41,7 +41,8 @@ def test_unavailable_provider_is_a_clear_error(small_model, provider):
 
     if "CUDAExecutionProvider" in ort.get_available_providers():
         pytest.skip("a CUDA-capable onnxruntime is installed here; covered by the GPU tests")
-    with pytest.raises(ProviderError, match=f"--provider {provider.value}: .* is not available .*available: .*CPUExecutionProvider"):
+    with pytest.raises(ProviderError,
+                       match=f"--provider {provider.value}: .* is not available .*available: .*CPUExecutionProvider"):
         build_session(small_model, SessionConfig(provider=provider))
 
 

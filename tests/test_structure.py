@@ -140,9 +140,9 @@ def test_device_index_reaches_the_onnx_runtime_session(monkeypatch, original_wei
 @pytest.mark.slow
 def test_stylize_and_cache_add_share_entries(private_home, capsys):
     from stylegram.cli import main
+    from stylegram.engine import stylize
     from stylegram.runtime.cache import GramCache
     from stylegram.settings import StylizeSettings
-    from stylegram.engine import stylize
 
     GramCache().clear()
     main(["cache", "add", str(STYLE), "--size", "384", "--style-scale", "0.5", "--quiet"])

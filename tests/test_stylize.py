@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
+from stylegram.engine import stylize
 from stylegram.errors import InputError
 from stylegram.images import load_image
-from stylegram.settings import StylizeSettings
 from stylegram.loop import Stop
 from stylegram.model import VGG19Features
 from stylegram.objective import Objective
-from stylegram.engine import stylize
+from stylegram.settings import StylizeSettings
 from stylegram.targets import Targets, torch_grams
 from stylegram.tensor_images import to_array, to_tensor
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from stylegram.engine import prepare, stylize
 from stylegram.errors import InputError
 from stylegram.memory_estimate import Budget, plan_fit
 from stylegram.settings import StylizeSettings
-from stylegram.engine import prepare, stylize
 from stylegram.tile_geometry import GRID, HALO, plan_tiles, receptive_field
 from stylegram.tiling import TiledObjective
 

@@ -30,7 +30,8 @@ def _run(iterations: int, stop_at: int | None = None, **continued):
     image = continued.pop("image", None)
     image = torch.full((1, 3, 8, 8), 0.5) if image is None else image
     outcome = optimize(VShaped(), image.clone().requires_grad_(True), LoopState(total_iterations=iterations),
-                       optimizer="lbfgs", lr=1.0, iterations=iterations, callback=lambda p: seen.append(p.image.clone()),
+                       optimizer="lbfgs", lr=1.0, iterations=iterations,
+                       callback=lambda p: seen.append(p.image.clone()),
                        should_stop=None if stop_at is None else lambda: len(seen) == stop_at, **continued)
     return outcome, seen
 

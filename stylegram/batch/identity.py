@@ -49,6 +49,9 @@ def recipe_key(recipe: dict) -> str:
     data = {"settings": {k: v for k, v in recipe["settings"].items() if k not in NOT_IN_KEY},
             "content": recipe["content"]["sha256"], "styles": [style["sha256"] for style in recipe["styles"]],
             "weights": weights["sha256"] or weights["name"]}  # random weights have no file, only a name
+    for name in ("masks", "style_masks"):  # only when used: keys of items without masks are as before
+        if recipe.get(name):
+            data[name] = [mask["sha256"] for mask in recipe[name]]
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

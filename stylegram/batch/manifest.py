@@ -19,7 +19,8 @@ from ..settings import StylizeSettings
 
 # columns a row may set, with how to read them from CSV text
 OVERRIDES = {"size": int, "iterations": int, "style_weight": float, "content_weight": float, "tv_weight": float,
-             "style_scale": float, "seed": int}
+             "style_scale": float, "seed": int, "colors": str, "guide": str}
+PATH_LISTS = ("masks", "style_masks")  # columns of image paths, one per style (";"-separated in CSV, lists in JSON)
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def grid(contents: Path, styles: Path, defaults: StylizeSettings) -> list[BatchI
 
 def read_manifest(path: Path, defaults: StylizeSettings) -> list[BatchItem]:
     """Rows of ``content``, ``styles`` (``;``-separated in CSV, a list in JSON Lines) and optional
-    overrides (size, iterations, style_weight, ...); paths are relative to the manifest's folder."""
+    overrides (size, iterations, style_weight, ..., masks, style_masks); paths are relative to the manifest's folder."""
     if not path.is_file():
         raise InputError(f"manifest {path}: file not found")
     text = path.read_text(encoding="utf-8", errors="replace")
@@ -72,7 +73,7 @@ def _items(rows: Sequence[dict], defaults: StylizeSettings, base: Path, source: 
         content = base / str(row["content"]).strip()
         style_paths = tuple(base / str(s).strip() for s in styles if str(s).strip())
         try:
-            settings, error = _settings(row, defaults, where), ""
+            settings, error = _settings(row, defaults, where, base), ""
         except InputError as exc:
             if "unknown column" in str(exc):
                 raise
@@ -85,8 +86,13 @@ def _items(rows: Sequence[dict], defaults: StylizeSettings, base: Path, source: 
     return items
 
 
-def _settings(row: dict, defaults: StylizeSettings, where: str) -> StylizeSettings:
+def _settings(row: dict, defaults: StylizeSettings, where: str, base: Path = Path(".")) -> StylizeSettings:
     changes = {}
+    for column in PATH_LISTS:
+        value = row.get(column)
+        if value not in (None, "", []):
+            parts = value.split(";") if isinstance(value, str) else list(value)
+            changes[column] = tuple(str(base / str(p).strip()) for p in parts if str(p).strip())
     for column, kind in OVERRIDES.items():
         value = row.get(column)
         if value in (None, ""):
@@ -95,9 +101,9 @@ def _settings(row: dict, defaults: StylizeSettings, where: str) -> StylizeSettin
             changes[column] = kind(value)
         except (TypeError, ValueError):
             raise InputError(f"{where}: {column} must be a number, got {value!r}") from None
-    unknown = set(row) - set(OVERRIDES) - {"content", "styles"}
+    unknown = set(row) - set(OVERRIDES) - set(PATH_LISTS) - {"content", "styles"}
     if unknown:
         raise InputError(f"{where}: unknown column {', '.join(sorted(unknown))}; known: content, styles, "
-                         f"{', '.join(OVERRIDES)}")
+                         f"{', '.join((*OVERRIDES, *PATH_LISTS))}")
     return replace(defaults, **changes) if changes else defaults  # replace() validates the row's values
 

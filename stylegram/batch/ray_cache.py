@@ -36,7 +36,8 @@ class GramActor:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from ..runtime.targets import style_targets
 
-        hits = [style_targets(self.session, path, size=int(size), style_scale=self.style_scale, cache=self.cache).cache_hit
+        hits = [style_targets(self.session, path, size=int(size), style_scale=self.style_scale,
+                              cache=self.cache).cache_hit
                 for path, size in zip(batch["path"], batch["size"])]
         return {"path": batch["path"], "size": batch["size"], "hit": np.asarray(hits)}
 

@@ -55,7 +55,8 @@ def torch_reference(weights, content_layers, style_layers, image: np.ndarray, po
     module = FeatureGraph(weights, content_layers, style_layers, pool=pool, gram=True)
     with torch.no_grad():
         values = module(torch.from_numpy(image))
-    return {n: v.numpy() for n, v in zip(module.output_names, values) if n in output_names(content_layers, style_layers)}
+    return {n: v.numpy() for n, v in zip(module.output_names, values)
+            if n in output_names(content_layers, style_layers)}
 
 
 def worst_error(got: dict[str, np.ndarray], reference: dict[str, np.ndarray]) -> float:

@@ -31,9 +31,9 @@ class LoopRow:
 def bench_loop(device: str, size: int, precision: str, *, warmup: int, repeats: int) -> LoopRow:
     import torch
 
-    from ..settings import StylizeSettings
-    from ..loop import make_optimizer
     from ..engine import prepare
+    from ..loop import make_optimizer
+    from ..settings import StylizeSettings
 
     row = LoopRow(device, size, precision)
     if device == "cuda" and not torch.cuda.is_available():

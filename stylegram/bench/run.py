@@ -58,9 +58,9 @@ class BenchResult:
 def run_bench(options: BenchOptions, *, progress=lambda text: None) -> BenchResult:
     import torch
 
+    from ..export.managed import managed_model
     from ..layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
     from ..settings import StylizeSettings
-    from ..export.managed import managed_model
     from ..weights import load_weights
 
     settings = StylizeSettings()
@@ -80,7 +80,8 @@ def run_bench(options: BenchOptions, *, progress=lambda text: None) -> BenchResu
                     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
                     for device in devices:
                         result.features.append(bench_torch(device, weights, content, style, settings.pool, size,
-                                                           precision, image, reference, options.warmup, options.repeats))
+                                                           precision, image, reference, options.warmup,
+                                                           options.repeats))
                 else:
                     result.features.append(bench_ort(engine, models[precision], content, style, size, precision, image,
                                                      reference, options.warmup, options.repeats, trt_cache))

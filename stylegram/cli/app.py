@@ -14,18 +14,31 @@ from typing import Optional
 import typer
 
 from ..errors import InputError, Interrupted, StylegramError
-from . import batch_command, bench_command, environment, model_commands, serve_command, stylize_command
+from . import (
+    batch_command,
+    bench_command,
+    environment,
+    mask_command,
+    model_commands,
+    serve_command,
+    studio_command,
+    stylize_command,
+    video_command,
+)
 from .cache_commands import cache_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Neural style transfer (Gatys et al.) with an ONNX feature pipeline.")
 app.command("stylize")(stylize_command.stylize)
+app.command("mask")(mask_command.mask)
 app.command("export")(model_commands.export)
 app.command("layers")(model_commands.layers)
 app.command("bench")(bench_command.bench)
 app.command("batch")(batch_command.batch)
 app.command("serve")(serve_command.serve)
 app.command("doctor")(environment.doctor)
+app.command("video")(video_command.video)
+app.command("studio")(studio_command.studio)
 app.add_typer(cache_app, name="cache")
 
 

@@ -14,12 +14,29 @@ import typer
 from ..errors import InputError, Interrupted, StylegramError
 from ..fileio import atomic_write
 from ..settings import StylizeSettings
+from .options import (
+    DEFAULTS,
+    CacheOpt,
+    ContentWeightOpt,
+    IterationsOpt,
+    MemoryOpt,
+    OptimizerOpt,
+    PrecisionOpt,
+    QuietOpt,
+    ScalesOpt,
+    SeedOpt,
+    ServerModelOpt,
+    ServerOpt,
+    SizeOpt,
+    StyleScaleOpt,
+    StyleWeightOpt,
+    TargetsOpt,
+    TileOpt,
+    TolOpt,
+    TvWeightOpt,
+    WeightsOpt,
+)
 from .stop_signals import StopRequests
-from .options import (DEFAULTS, CacheOpt, ContentWeightOpt, IterationsOpt, OptimizerOpt, PrecisionOpt, QuietOpt,
-                      ScalesOpt, SeedOpt, ServerOpt, SizeOpt, StyleScaleOpt, StyleWeightOpt, TargetsOpt, TolOpt,
-                      TvWeightOpt, WeightsOpt)
-from .options import ServerModelOpt
-from .options import MemoryOpt, TileOpt
 
 SUMMARY = "batch-summary.json"
 
@@ -29,7 +46,8 @@ def batch(
         help="CSV or JSON Lines: content, styles (';'-separated in CSV), optional size, iterations, "
              "style_weight, content_weight, tv_weight, style_scale, seed.")] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (created).")] = Path("batch-out"),
-    contents: Annotated[Optional[Path], typer.Option(help="Instead of a manifest: every image of this folder ...")] = None,
+    contents: Annotated[Optional[Path], typer.Option(
+        help="Instead of a manifest: every image of this folder ...")] = None,
     styles: Annotated[Optional[Path], typer.Option(help="... with every image of this folder.")] = None,
     address: Annotated[Optional[str], typer.Option(
         help="Ray cluster to join: auto or HOST:PORT, with the head's auth token (docs/batch.md; default: start "

@@ -21,7 +21,8 @@ def bench(
     repeats: Annotated[int, typer.Option(help="Timed runs per feature row.")] = 10,
     warmup: Annotated[int, typer.Option(help="Untimed runs first (the first one is reported alone).")] = 2,
     loop_repeats: Annotated[int, typer.Option(help="Timed iterations per loop row.")] = 3,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write results with machine info as JSON.")] = None,
+    json_path: Annotated[Optional[Path], typer.Option(
+        "--json", help="Write results with machine info as JSON.")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Write a bar chart PNG.")] = None,
 ) -> None:
     """Benchmark feature extraction (torch eager vs ONNX Runtime providers) and the stylize loop."""

@@ -16,9 +16,24 @@ from ..errors import CacheError, InputError
 from ..images import image_files
 from ..runtime.sessions import Provider
 from ..settings import StylizeSettings
-from .options import (DEFAULTS, ContentLayersOpt, ModelOpt, PoolOpt, ProviderOpt, QuietOpt, ScalesOpt, ServerOpt, SizeListOpt,
-                      StyleLayersOpt, StyleScaleOpt, WeightsOpt, managed_model_path, sizes, split_list)
-from .options import ServerModelOpt
+from .options import (
+    DEFAULTS,
+    ContentLayersOpt,
+    ModelOpt,
+    PoolOpt,
+    ProviderOpt,
+    QuietOpt,
+    ScalesOpt,
+    ServerModelOpt,
+    ServerOpt,
+    SizeListOpt,
+    StyleLayersOpt,
+    StyleScaleOpt,
+    WeightsOpt,
+    managed_model_path,
+    sizes,
+    split_list,
+)
 
 cache_app = typer.Typer(no_args_is_help=True, help="Precompute and manage cached style Gram matrices.")
 
@@ -50,11 +65,13 @@ def add(
     style_layers: StyleLayersOpt = ",".join(DEFAULTS.style_layers),
     pool: PoolOpt = DEFAULTS.pool,
     weights: WeightsOpt = DEFAULTS.weights,
-    ray: Annotated[bool, typer.Option("--ray", help="Compute on a Ray cluster (Ray Data, one session per actor).")] = False,
+    ray: Annotated[bool, typer.Option(
+        "--ray", help="Compute on a Ray cluster (Ray Data, one session per actor).")] = False,
     address: Annotated[Optional[str], typer.Option(
         help="With --ray: cluster to join, auto or HOST:PORT (default: a new local one; docs/batch.md).")] = None,
     workers: Annotated[int, typer.Option(help="With --ray: actors (0: automatic).")] = 0,
-    cpus_per_worker: Annotated[int, typer.Option(help="With --ray: CPUs and threads per actor (0: cores / workers).")] = 0,
+    cpus_per_worker: Annotated[int, typer.Option(
+        help="With --ray: CPUs and threads per actor (0: cores / workers).")] = 0,
     quiet: QuietOpt = False,
 ) -> None:
     """Compute and store the style Grams of STYLES for a stylization at each --size: one entry per
@@ -113,8 +130,10 @@ def _add_with_ray(files, edges, style_scale, model, server, address, workers, cp
             ray_module.shutdown()
     if not quiet:
         done = len(files) * len(edges)
-        typer.echo(f"{done} entries ({hits} already cached, {done - hits} computed; sizes {', '.join(map(str, edges))}) "
-                   f"on Ray, {count} actors x {threads} threads, in {time.perf_counter() - began:.1f} s -> {GramCache().root}")
+        typer.echo(f"{done} entries ({hits} already cached, {done - hits} computed; "
+                   f"sizes {', '.join(map(str, edges))}) "
+                   f"on Ray, {count} actors x {threads} threads, "
+                   f"in {time.perf_counter() - began:.1f} s -> {GramCache().root}")
 
 
 @cache_app.command("ls")

@@ -79,7 +79,8 @@ IterationsOpt = Annotated[int, typer.Option(
     "--iterations", help="Upper bound of optimizer iterations at every scale (one forward+backward each).")]
 TolOpt = Annotated[float, typer.Option(
     "--tol", help="Stop a scale when the loss improves by less than this fraction over 10 iterations (0: never).")]
-TimeLimitOpt = Annotated[Optional[float], typer.Option("--time-limit", help="Stop after this many seconds of optimization.")]
+TimeLimitOpt = Annotated[Optional[float], typer.Option(
+    "--time-limit", help="Stop after this many seconds of optimization.")]
 OptimizerOpt = Annotated[str, typer.Option("--optimizer", help=f"Optimizer: {' or '.join(OPTIMIZERS)}.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (noise init, reproducibility).")]
 ContentWeightOpt = Annotated[float, typer.Option("--content-weight", help="Weight of the content loss.")]

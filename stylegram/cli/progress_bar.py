@@ -29,7 +29,8 @@ class ProgressDisplay:
         self._start()
         if self._bar is not None:
             scale = f"scale {progress.scale}/{progress.scales} ({progress.size} px) " if progress.scales > 1 else ""
-            text = (f"{scale}{progress.seconds_per_iteration:.2f} s/it, {time_left(progress.eta)}; loss {progress.loss:.4g} "
+            text = (f"{scale}{progress.seconds_per_iteration:.2f} s/it, {time_left(progress.eta)}; "
+                    f"loss {progress.loss:.4g} "
                     f"(content {progress.content:.3g}, style {progress.style:.3g}, tv {progress.tv:.3g})")
             self._bar.update(self._task, completed=progress.iteration, description=text)
 
@@ -42,4 +43,5 @@ def time_left(seconds: float) -> str:
     """At most this long to go (every scale run to its iteration bound; convergence ends sooner)."""
     seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)
-    return f"up to {hours}:{rest // 60:02d}:{rest % 60:02d} left" if hours else f"up to {rest // 60}:{rest % 60:02d} left"
+    return (f"up to {hours}:{rest // 60:02d}:{rest % 60:02d} left" if hours
+            else f"up to {rest // 60}:{rest % 60:02d} left")

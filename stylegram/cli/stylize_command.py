@@ -19,11 +19,37 @@ from ..fileio import check_writable_target
 from ..images import output_format, save_image
 from ..resume import state_path
 from ..settings import StylizeSettings
-from .options import (DEFAULTS, CacheOpt, MemoryOpt, TileOpt, ContentLayersOpt, ContentWeightOpt, DeviceOpt, IterationsOpt, ModelOpt,
-                      OptimizerOpt, PoolOpt, PrecisionOpt, QuietOpt, ScalesOpt, SeedOpt, ServerOpt, SizeOpt,
-                      StyleLayersOpt, StyleScaleOpt, StyleWeightOpt, TargetsOpt, TimeLimitOpt, TolOpt, TvWeightOpt,
-                      WeightsOpt, numbers, split_list, whole_numbers)
-from .options import ServerModelOpt
+from .options import (
+    DEFAULTS,
+    CacheOpt,
+    ContentLayersOpt,
+    ContentWeightOpt,
+    DeviceOpt,
+    IterationsOpt,
+    MemoryOpt,
+    ModelOpt,
+    OptimizerOpt,
+    PoolOpt,
+    PrecisionOpt,
+    QuietOpt,
+    ScalesOpt,
+    SeedOpt,
+    ServerModelOpt,
+    ServerOpt,
+    SizeOpt,
+    StyleLayersOpt,
+    StyleScaleOpt,
+    StyleWeightOpt,
+    TargetsOpt,
+    TileOpt,
+    TimeLimitOpt,
+    TolOpt,
+    TvWeightOpt,
+    WeightsOpt,
+    numbers,
+    split_list,
+    whole_numbers,
+)
 from .progress_bar import ProgressDisplay
 from .stop_signals import BestSoFar, StopRequests
 
@@ -40,7 +66,8 @@ def stylize(
     tol: TolOpt = DEFAULTS.tol,
     time_limit: TimeLimitOpt = DEFAULTS.time_limit,
     optimizer: OptimizerOpt = DEFAULTS.optimizer,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate (default 1.0 for lbfgs, 0.05 for adam).")] = DEFAULTS.lr,
+    lr: Annotated[Optional[float], typer.Option(
+        help="Learning rate (default 1.0 for lbfgs, 0.05 for adam).")] = DEFAULTS.lr,
     init: Annotated[str, typer.Option(help="Start image: content, noise, or an image path.")] = DEFAULTS.init,
     seed: SeedOpt = DEFAULTS.seed,
     content_weight: ContentWeightOpt = DEFAULTS.content_weight,
@@ -59,8 +86,22 @@ def stylize(
         "scales, so a large result keeps the coarse look (0: off; auto: 1 with 3 or more scales, else 0; "
         "docs/print-sizes.md).")]
     = DEFAULTS.coarse_style,
+    colors: Annotated[str, typer.Option(
+        "--colors", help="Colour control: keep (the style's colours), luminance (transfer luminance only; keep the "
+        "content's colours), or match (recolour the style image to the content's colour mean and covariance, "
+        "x' = A(x - mu_S) + mu_C with A from the Cholesky factors of the covariances; docs/masks.md).")]
+    = DEFAULTS.colors,
     original_colors: Annotated[bool, typer.Option(
-        "--original-colors", help="Transfer luminance only; keep the content's colours.")] = DEFAULTS.original_colors,
+        "--original-colors", help="The same as --colors luminance.")] = DEFAULTS.original_colors,
+    masks: Annotated[Optional[str], typer.Option(
+        "--masks", help="Comma-separated content masks, one greyscale image per style image: white = this style "
+        "here, grey = partly, black everywhere = no style (docs/masks.md).")] = None,
+    style_masks: Annotated[Optional[str], typer.Option(
+        "--style-masks", help="Comma-separated style masks, one per style image: use only the white part of "
+        "each painting (needs --masks).")] = None,
+    guide: Annotated[str, typer.Option(
+        "--guide", help="How a mask guides each layer: simple (resized to the layer), inside (units whose "
+        "receptive field lies wholly inside), all (units whose receptive field touches it).")] = DEFAULTS.guide,
     save_every: Annotated[int, typer.Option(help="Save an intermediate image every N iterations (0: never).")] = 0,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue the interrupted run saved next to --output (same command otherwise).")] = False,
@@ -86,8 +127,11 @@ def stylize(
         content_layers=split_list(content_layers, "--content-layers"),
         style_layers=split_list(style_layers, "--style-layers"),
         style_layer_weights=numbers(style_layer_weights, "--style-layer-weights"),
-        style_blend=numbers(style_blend, "--style-blend"), style_scale=style_scale, coarse_style=coarse_style, pool=pool,
-        original_colors=original_colors, weights=weights, device=device, precision=precision, targets=targets,
+        style_blend=numbers(style_blend, "--style-blend"), style_scale=style_scale,
+        coarse_style=coarse_style, pool=pool,
+        original_colors=original_colors, colors=colors, masks=split_list(masks, "--masks"),
+        style_masks=split_list(style_masks, "--style-masks"), guide=guide, weights=weights, device=device,
+        precision=precision, targets=targets,
         cache=cache, model=str(model) if model else None, max_pixels=max_pixels, server=server, memory=memory,
         server_model=server_model,
         tile=tile)
@@ -110,9 +154,9 @@ def intermediate_path(output: Path, iteration: int) -> Path:
 def run_stylize(content: Path, styles: Sequence[Path], output: Path, settings: StylizeSettings, *,
                 save_every: int = 0, quiet: bool = False, resume: bool = False) -> None:
     """Run ``stylize`` and write what it produced; raise the error that decides the exit code."""
-    from ..loop import Stop
     from ..engine import plan_scales
     from ..engine import stylize as run
+    from ..loop import Stop
     from ..tensor_images import to_array
 
     if save_every < 0:

@@ -45,7 +45,8 @@ class ExportOptions:
 
         highest = onnx.defs.onnx_opset_version()
         if not MIN_OPSET <= self.opset <= highest:
-            raise InputError(f"--opset {self.opset}: supported opsets are {MIN_OPSET} to {highest} (onnx {onnx.__version__})")
+            raise InputError(f"--opset {self.opset}: supported opsets are {MIN_OPSET} to {highest} "
+                             f"(onnx {onnx.__version__})")
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,8 @@ def _export_proto(module, opset: int, min_side: int):
     level = noisy.level
     noisy.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        with (warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()),
+              contextlib.redirect_stderr(io.StringIO())):
             warnings.simplefilter("ignore")
             program = torch.onnx.export(module, (example,), None, input_names=[INPUT_NAME],
                                         output_names=module.output_names, dynamic_shapes={INPUT_NAME: dims},

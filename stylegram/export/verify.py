@@ -72,7 +72,8 @@ def _cpu_session(data: bytes):
         raise ExportError(f"ONNX Runtime cannot load the exported model: {message}") from None
 
 
-def check_fp16_grams(proto, module, *, image_path: str | Path | None = None, tolerance: float = 2e-2) -> dict[str, float]:
+def check_fp16_grams(proto, module, *, image_path: str | Path | None = None,
+                     tolerance: float = 2e-2) -> dict[str, float]:
     """Evaluate each in-graph Gram of the float16 model with ONNX's reference evaluator.
 
     ONNX Runtime's CPU provider upcasts some float16 nodes to float32, which would hide an

@@ -38,9 +38,14 @@ class CacheKey:
     size: int  # the stylization's --size
     style_scale: float
     fingerprint: str  # ModelInfo.fingerprint(): weights, layers, pooling, normalization, dtype
+    style_mask: str = ""  # --style-masks: the mask's sha256 and the guide ("" without one: keys as before)
+
+    def fields(self) -> dict:
+        """The key as stored and hashed; without a style mask exactly the key of earlier versions."""
+        return {k: v for k, v in asdict(self).items() if k != "style_mask" or v}
 
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+        return hashlib.sha256(json.dumps(self.fields(), sort_keys=True).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -120,7 +125,7 @@ class GramCache:
 
         path = self.path_for(key)
         tensors = {name: np.ascontiguousarray(value, dtype=np.float32) for name, value in grams.items()}
-        metadata = {"format": FORMAT, "key": json.dumps(asdict(key), sort_keys=True), "image": image_name,
+        metadata = {"format": FORMAT, "key": json.dumps(key.fields(), sort_keys=True), "image": image_name,
                     "layers": ",".join(tensors), "checksum": data_checksum(tensors)}
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -128,7 +133,8 @@ class GramCache:
                 save_file(tensors, str(tmp), metadata=metadata)
         except OSError as exc:
             self._write_disabled = True
-            log.warning("style cache %s is not writable (%s); continuing without the cache", self.root, exc.strerror or exc)
+            log.warning("style cache %s is not writable (%s); continuing without the cache",
+                        self.root, exc.strerror or exc)
             return None
         self.evict()
         return path
@@ -224,7 +230,7 @@ def read_entry(path: Path, *, key: CacheKey | None = None,
         stored_key = json.loads(meta["key"])
     except (KeyError, ValueError):
         return None, "missing or invalid key"
-    if key is not None and stored_key != asdict(key):
+    if key is not None and stored_key != key.fields():
         return None, "entry belongs to another key"
     digest = hashlib.sha256(json.dumps(stored_key, sort_keys=True).encode()).hexdigest()
     if path.stem != digest:

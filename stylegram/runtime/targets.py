@@ -10,8 +10,9 @@ import numpy as np
 
 from ..errors import ModelFileError
 from ..fileio import sha256_file
-from ..sizing import load_style_image
+from ..guides import layer_guides, numpy_guided_gram
 from ..modelinfo import ModelInfo, gram_output
+from ..sizing import load_style_image
 from .cache import CacheKey, GramCache
 from .sessions import FeatureSession
 
@@ -65,23 +66,40 @@ def content_features(session: FeatureSession, rgb: np.ndarray, layers: Sequence[
     return session.run(to_batch(rgb), list(layers))
 
 
-def style_cache_key(image_path: Path, size: int, style_scale: float, info: ModelInfo) -> CacheKey:
-    return CacheKey(sha256_file(image_path), size, float(style_scale), info.fingerprint())
+def guided_image_grams(session: FeatureSession, rgb: np.ndarray, mask: np.ndarray, guide: str) -> dict[str, np.ndarray]:
+    """Guided style Grams (``guides.py``) of one image under ``mask`` (its size): the model's feature
+    outputs, the guide applied here, outside the graph (the exported model and its Gram outputs unchanged)."""
+    layers = session.info.style_layers
+    out = session.run(to_batch(rgb), list(layers))
+    guides = layer_guides(mask, layers, guide)
+    return {n: numpy_guided_gram(out[n], guides[n]) for n in layers}
+
+
+def style_mask_id(mask_path: str | Path, guide: str) -> str:
+    """What a style mask adds to a cache key: the mask file's sha256 and the guide."""
+    return f"{sha256_file(Path(mask_path))}:{guide}"
+
+
+def style_cache_key(image_path: Path, size: int, style_scale: float, info: ModelInfo, style_mask: str = "") -> CacheKey:
+    return CacheKey(sha256_file(image_path), size, float(style_scale), info.fingerprint(), style_mask)
 
 
 def style_targets(session: FeatureSession, image_path: str | Path, *, size: int, style_scale: float = 1.0,
-                  cache: GramCache | None = None, rgb: np.ndarray | None = None) -> StyleTargets:
+                  cache: GramCache | None = None, rgb: np.ndarray | None = None,
+                  mask: np.ndarray | None = None, mask_id: str = "", guide: str = "simple") -> StyleTargets:
     """Grams of a style image resized so its long edge is ``size * style_scale``, through the cache.
 
-    ``rgb`` may pass the already loaded and resized image; it is only used on a cache miss.
+    ``rgb`` may pass the already loaded and resized image; it is only used on a cache miss. ``mask``
+    (a style mask at ``rgb``'s size, which it then needs; ``mask_id`` from ``style_mask_id``) makes them
+    guided Grams of that part of the image.
     """
     image_path = Path(image_path)
-    key = style_cache_key(image_path, size, style_scale, session.info) if cache is not None else None
+    key = style_cache_key(image_path, size, style_scale, session.info, mask_id) if cache is not None else None
 
     def compute() -> dict[str, np.ndarray]:
         image = rgb if rgb is not None else load_style_image(image_path, size=size, style_scale=style_scale,
                                                              style_layers=session.info.style_layers)
-        return image_grams(session, image)
+        return image_grams(session, image) if mask is None else guided_image_grams(session, image, mask, guide)
 
     if cache is None:
         return StyleTargets(compute(), False)

@@ -20,7 +20,8 @@ PROCESSES = 8
 def test_processes_stylizing_same_style_share_one_computation(tmp_path):
     env = dict(os.environ, STYLEGRAM_HOME=str(tmp_path / "home"))
     procs = [subprocess.Popen([sys.executable, "-m", "stylegram", "stylize", str(CONTENT), str(STYLE), "-o",
-                               str(tmp_path / f"out{i}.png"), "--size", "32", "--iterations", "2", "--targets", "torch"],
+                               str(tmp_path / f"out{i}.png"), "--size", "32", "--iterations", "2",
+                               "--targets", "torch"],
                               env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
              for i in range(PROCESSES)]
     errors = [p.communicate(timeout=600)[1] for p in procs]

@@ -10,7 +10,8 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from stylegram.errors import ImageError, ModelFileError, WeightsError
 from stylegram.images import load_image

@@ -8,10 +8,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from stylegram.engine import stylize
 from stylegram.loop import Stop
 from stylegram.resume import load_snapshot, save_snapshot
 from stylegram.settings import StylizeSettings
-from stylegram.engine import stylize
 
 from ..conftest import CONTENT, STYLE
 

@@ -1,0 +1,146 @@
+"""Flicker and time of `stylegram video` on the synthetic clip (stylegram.video.testclip).
+
+Three clips are measured with one warping error (stylegram.video.metrics, flow from the input frames):
+(a) `stylegram video` (warm start + temporal term), (b) the same frames stylized one by one with the
+first-frame settings, (c) the input clip itself. For every later frame of (a) it also records the
+iteration at which its style-transfer loss (content + style + tv, the temporal term left out) first reaches
+the final loss of the same frame stylized on its own in (b), and the seconds per frame by role.
+
+    .venv/bin/python benchmarks/video_flicker.py --size 128 --iterations 100 --json docs/video-flicker.json \
+        --strip docs/video-strip.jpg --animation docs/video-flicker.webp
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from stylegram.settings import StylizeSettings
+from stylegram.video.io import open_clip
+from stylegram.video.metrics import input_flows, warping_error
+from stylegram.video.pipeline import prepare_clip, run_frames
+from stylegram.video.settings import DEFAULT_TEMPORAL_WEIGHT, VideoSettings, later_settings
+from stylegram.video.testclip import make_test_clip
+
+STYLE = Path(__file__).resolve().parents[1] / "examples" / "starry_night.jpg"
+
+
+def _transfer_loss(progress, settings: StylizeSettings) -> float:
+    return (settings.content_weight * progress.content + settings.style_weight * progress.style
+            + settings.tv_weight * progress.tv)
+
+
+def run_video(folder: Path, out: Path, video: VideoSettings) -> dict:
+    """(a): every frame through the video pipeline; per frame its seconds, iterations and loss history."""
+    prepared = prepare_clip(open_clip(folder), [STYLE], video, out)
+    histories: list[list[float]] = []
+    rows = []
+
+    def on_progress(progress) -> None:
+        histories[-1].append(_transfer_loss(progress, video.first))
+
+    def on_frame(done) -> None:
+        rows.append({"frame": done.frame.index, "later": done.frame.previous is not None, "seconds": done.seconds,
+                     "iterations": done.iterations, "style_cache": list(done.style_cache),
+                     "history": histories[-1]})
+        histories.append([])
+
+    histories.append([])
+    run_frames(prepared.frames, [STYLE], video, on_frame=on_frame, callback=on_progress)
+    images = [np.asarray(Image.open(f.output), dtype=np.float32) / 255 for f in prepared.frames]
+    return {"frames": rows, "images": images, "cuts": [f.index for f in prepared.frames if f.previous is None][1:]}
+
+
+def run_one_by_one(folder: Path, settings: StylizeSettings) -> dict:
+    """(b): every frame stylized on its own, as `stylegram stylize` would."""
+    from stylegram.engine import stylize
+
+    rows, images = [], []
+    for path in sorted(folder.glob("*.png")):
+        history: list[float] = []
+        started = time.perf_counter()
+        result = stylize(path, [STYLE], settings, callback=lambda p, h=history: h.append(_transfer_loss(p, settings)))
+        rows.append({"frame": len(rows), "seconds": time.perf_counter() - started, "iterations": result.iterations,
+                     "final_loss": history[-1]})
+        images.append(result.image)
+    return {"frames": rows, "images": images}
+
+
+def iterations_to_reach(video_rows: list[dict], alone_rows: list[dict]) -> list[dict]:
+    """For each later frame of (a): the first iteration whose loss is at most (b)'s final loss of that frame."""
+    found = []
+    for row in (r for r in video_rows if r["later"]):
+        goal = alone_rows[row["frame"]]["final_loss"]
+        reached = next((i + 1 for i, loss in enumerate(row["history"]) if loss <= goal), None)
+        found.append({"frame": row["frame"], "goal": goal, "start": row["history"][0] if row["history"] else None,
+                      "final": row["history"][-1] if row["history"] else None, "reached_at": reached,
+                      "first_frame_iterations": alone_rows[row["frame"]]["iterations"]})
+    return found
+
+
+def strip(rows: list[list[np.ndarray]], path: Path, frames: range) -> None:
+    """Consecutive frames side by side, one row per clip, as a JPEG."""
+    tiles = [np.concatenate([row[t] for t in frames], axis=1) for row in rows]
+    Image.fromarray(np.clip(np.concatenate(tiles, axis=0) * 255 + 0.5, 0, 255).astype(np.uint8)).save(path, quality=90)
+
+
+def animation(rows: list[list[np.ndarray]], path: Path, fps: int = 5) -> None:
+    """The clips side by side, frame by frame, as an animated WebP (or GIF by suffix)."""
+    pictures = [Image.fromarray(np.clip(np.concatenate([row[t] for row in rows], axis=1) * 255 + 0.5, 0, 255)
+                                .astype(np.uint8)) for t in range(len(rows[0]))]
+    pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=1000 // fps, loop=0, quality=85)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=128, help="frame width (height: 2/3 of it)")
+    parser.add_argument("--iterations", type=int, default=100, help="bound of a first frame (and of (b))")
+    parser.add_argument("--later-iterations", type=int, default=0, help="bound of a later frame (0: the default)")
+    parser.add_argument("--later-scales", type=int, default=1)
+    parser.add_argument("--temporal-weight", type=float, default=None)
+    parser.add_argument("--first", type=int, default=6, help="frames before the cut")
+    parser.add_argument("--second", type=int, default=4, help="frames after the cut")
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--json"), parser.add_argument("--strip"), parser.add_argument("--animation")
+    args = parser.parse_args()
+    first = StylizeSettings(size=args.size, iterations=args.iterations, precision=args.precision)
+    later = replace(later_settings(first, args.later_iterations or None), scales=args.later_scales)
+    weight = DEFAULT_TEMPORAL_WEIGHT if args.temporal_weight is None else args.temporal_weight
+    video = VideoSettings(first, later, weight)
+    clip = make_test_clip(args.size, round(args.size * 2 / 3), args.first, args.second)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "clip"
+        folder.mkdir()
+        for index, frame in enumerate(clip.frames):
+            Image.fromarray(frame).save(folder / f"{index:04d}.png")
+        a = run_video(folder, Path(tmp) / "out", video)
+        b = run_one_by_one(folder, first)
+    flows = input_flows(clip.frames, clip.cuts)
+    errors = {"video": warping_error(a["images"], flows), "one_by_one": warping_error(b["images"], flows),
+              "input": warping_error(clip.frames, flows)}
+    report = {"settings": {"size": args.size, "iterations": args.iterations, "later_iterations": later.iterations,
+                           "later_scales": later.scales, "temporal_weight": weight, "precision": args.precision},
+              "cuts_found": a["cuts"], "cuts_true": clip.cuts, "warping_error": errors,
+              "video_over_one_by_one": errors["video"] / errors["one_by_one"],
+              "video_over_input": errors["video"] / errors["input"],
+              "reach": iterations_to_reach(a["frames"], b["frames"]),
+              "video_frames": [{k: v for k, v in r.items() if k != "history"} for r in a["frames"]],
+              "one_by_one_frames": b["frames"]}
+    print(json.dumps({k: v for k, v in report.items() if k not in ("video_frames", "one_by_one_frames")}, indent=1))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
+    if args.strip:
+        strip([[f / 255 for f in clip.frames], a["images"], b["images"]], Path(args.strip), range(1, 6))
+    if args.animation:
+        animation([[f / 255 for f in clip.frames], a["images"], b["images"]], Path(args.animation))
+
+
+if __name__ == "__main__":
+    main()
