@@ -34,8 +34,8 @@ setup-browser:
 demo: setup
 	$(BIN)/stylegram stylize examples/tubingen.jpg examples/starry_night.jpg -o out.png
 
-# everything, as CI runs it: the whole suite (slow and heavy tests included)
-test: setup-test
+# everything, as CI runs it: lint, then the whole suite (slow and heavy tests included)
+test: setup-test lint
 	$(BIN)/python -m pytest
 
 # the edit-test loop: the suite without the tests marked slow (about a minute)

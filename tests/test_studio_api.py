@@ -191,7 +191,7 @@ def test_a_token_is_checked_on_every_route(studio):
     app = create_app(studio, token="s3cret")  # as a non-loopback --host configures it
     with TestClient(app, base_url="http://studio.example") as client:
         for path in ("/", "/static/app.js", "/api/config", "/api/state", "/api/events", "/api/gallery",
-                     "/api/images/example1", "/api/results/x.png", "/no/such/route"):
+                     "/api/images/example1", "/api/results/x.png", "/api/masks/m0", "/no/such/route"):
             refused = client.get(path)
             assert refused.status_code == 401 and "token" in refused.json()["error"], path
         assert client.post("/api/jobs", json={}, headers=HEADERS).status_code == 401
@@ -370,6 +370,102 @@ def test_the_gallery_lists_results_with_recipes_and_reruns_them(client, studio, 
     assert again["status"] == "done"
     first, second = (np.asarray(Image.open(studio.folder / name)) for name in (done["result"], again["result"]))
     np.testing.assert_array_equal(first, second)  # the same recipe, the same picture
+
+
+# --- painted masks -----------------------------------------------------------------------------------------
+def mask_data_url(image: Image.Image) -> str:
+    """An image as the page sends a painted mask: a PNG data URL."""
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def left_right_masks(width: int = 64, height: int = 48) -> list[str]:
+    """Style 1 on the left half, style 2 on the right (the content, tubingen.jpg, is 4:3)."""
+    left = Image.new("L", (width, height), 0)
+    left.paste(255, (0, 0, width // 2, height))
+    return [mask_data_url(left), mask_data_url(Image.eval(left, lambda v: 255 - v))]
+
+
+def test_painted_masks_are_recorded_and_a_gallery_rerun_gives_the_same_pixels(client, studio, tmp_path):
+    import base64
+    import hashlib
+
+    from stylegram.images import read_recipe
+
+    styles = ["example2", upload(client, small(tmp_path / "second-style.png", seed=3)).json()["id"]]
+    masks = left_right_masks()
+    job = client.post("/api/jobs", json={"content": "example1", "styles": styles, "masks": masks,
+                                         "settings": {"size": 32, "iterations": 3}})
+    assert job.status_code == 201, job.text
+    assert [re.fullmatch(r"m[0-9a-f]{24}", m) is not None for m in job.json()["masks"]] == [True, True]
+    done = wait_status(client, job.json()["id"], ("done", "failed"))
+    assert done["status"] == "done", done
+    recipe = read_recipe(studio.folder / done["result"])
+    sent = [hashlib.sha256(base64.b64decode(m.split(",", 1)[1])).hexdigest() for m in masks]
+    assert [m["sha256"] for m in recipe["masks"]] == sent  # the masks, byte for byte, under generated names
+    assert all(re.fullmatch(r"m[0-9a-f]{24}\.png", m["file"]) for m in recipe["masks"])
+    stored = client.get(f"/api/masks/{done['masks'][0]}")
+    assert stored.status_code == 200 and stored.headers["content-type"] == "image/png"
+    assert client.get("/api/masks/..%2f..%2fjobs.json").status_code == 404
+
+    entry = next(e for e in client.get("/api/gallery").json() if e["name"] == done["result"])
+    assert entry["masks"] and entry["rerun"] and not entry["note"]
+    assert entry["recipe"]["settings"]["masks"] == [m["file"] for m in recipe["masks"]]  # names, not paths
+    rerun = client.post("/api/rerun", json={"name": entry["name"]}).json()
+    assert rerun["masks"] == done["masks"] and rerun["styles"] == done["styles"]
+    again = wait_status(client, rerun["id"], ("done", "failed"))
+    assert again["status"] == "done", again
+    first, second = (np.asarray(Image.open(studio.folder / name)) for name in (done["result"], again["result"]))
+    np.testing.assert_array_equal(first, second)  # the same recipe and masks, the same picture
+    unmasked = client.post("/api/jobs", json={"content": "example1", "styles": styles,
+                                              "settings": {"size": 32, "iterations": 1}}).json()
+    assert unmasked["masks"] is None  # no paint, no masks: today's behaviour
+
+
+def test_bad_masks_get_one_line_and_the_next_job_works(client, studio, tmp_path):
+    import base64
+    import io
+
+    def submit(masks):
+        return client.post("/api/jobs", json={"content": "example1", "styles": ["example2", "example1"],
+                                              "masks": masks, "settings": {"size": 32, "iterations": 2}})
+
+    good = left_right_masks()
+    wide = io.BytesIO()
+    Image.new("1", (3000, 1500)).save(wide, format="PNG")  # 4.5 Mpx in a few KB: over this studio's 4 Mpx
+    noise = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (1700, 1700), dtype=np.uint8)).save(noise, "PNG")
+    refusals = {
+        "not an image": submit(["data:image/png;base64," + base64.b64encode(b"not a picture").decode(), good[1]]),
+        "not base64": submit(["data:image/png;base64,???", good[1]]),
+        "count": submit(good[:1]),
+        "pixels": submit(["data:image/png;base64," + base64.b64encode(wide.getvalue()).decode(), good[1]]),
+        "bytes": submit([mask_data_url(Image.open(noise)), good[1]]),  # 2.9 Mpx of noise: 2.9 MB, over 2 MB
+        "aspect": submit([mask_data_url(Image.new("L", (64, 64), 255)), good[1]]),
+        "not a list": submit("left"),
+    }
+    expected = {"not an image": "mask 1: not an image file Pillow can read",
+                "not base64": "mask 1: not an image as a base64 data URL",
+                "count": "masks: expected 2 masks (one per style image), got 1",
+                "pixels": "mask 1: 4500000 px is over the studio's limit of 4000000 px",
+                "bytes": "the request is over the studio's limit of",
+                "aspect": "mask 1: aspect ratio 64x64 differs from tubingen.jpg's 1024x768 by more than 1%",
+                "not a list": "masks: expected a list of images (data URLs), one per style image"}
+    for what, response in refusals.items():
+        assert response.status_code == 400, (what, response.text)
+        assert response.json()["error"].startswith(expected[what]), (what, response.json())
+        assert_one_clean_line(response.json()["error"])
+    assert studio.state()["jobs"] == []
+    kept = [p.name for p in studio.masks.folder.iterdir() if p.is_file()]
+    assert len(kept) == 2 and all(re.fullmatch(r"m[0-9a-f]{24}\.png", name) for name in kept)  # refused on fit only
+    job = submit(good)
+    assert job.status_code == 201, job.text
+    done = wait_status(client, job.json()["id"], ("done", "failed"))
+    assert done["status"] == "done" and done["iteration"] == 2, done
 
 
 # --- the real command --------------------------------------------------------------------------------------

@@ -2,12 +2,14 @@
 
 The real weights at 64 px: upload two images, start, watch the picture form (three distinct live
 images, a rising iteration count), stop, resume, find the result in the gallery with its recipe,
-re-run it from there. STYLEGRAM_STUDIO_SCREENSHOT=path also keeps the mid-run screenshot there
-(docs/studio.png was made so).
+re-run it from there; and a brush stroke over the photo with two styles, sent as masks and painted back
+by a re-run. STYLEGRAM_STUDIO_SCREENSHOT=path also keeps the mid-run screenshot there (docs/studio.png
+was made so).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -85,7 +87,7 @@ def test_watch_stop_resume_gallery_rerun(tmp_path, browser, studio_engine_ready)
 
         # live: three distinct images and a rising iteration count. A machine so fast that the job ends
         # before that (or before Stop) gets another job with more iterations, sized by the speed it showed.
-        bound = ITERATIONS
+        bound, stopped_at = ITERATIONS, None
         for _attempt in range(3):
             _set(find(By.ID, "field-iterations"), str(bound))
             before = find(By.ID, "live").get_attribute("data-job")
@@ -93,27 +95,28 @@ def test_watch_stop_resume_gallery_rerun(tmp_path, browser, studio_engine_ready)
             job = wait_for(lambda before=before: (j := find(By.ID, "live").get_attribute("data-job")) != before and j,
                            seconds=30, what="the new job on the page")
             images, iterations = _watch(browser, seconds=90)
+            if find(By.ID, "job-status").get_attribute("data-status") in ("running", "queued"):
+                assert find(By.ID, "stat-speed").text != "–" and find(By.ID, "stat-eta").text != "–"
+                assert browser.find_elements(By.CSS_SELECTOR, "#curve polyline")
+                shot = tmp_path / "studio.png"
+                assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+                # stop: the best image so far and its state are kept
+                find(By.ID, "stop").click()
+                status = wait_for(lambda: (s := find(By.ID, "job-status").get_attribute("data-status")) in
+                                  ("stopped", "done") and s, seconds=60, what="the job to stop")
+                stopped_at = int(find(By.ID, "stat-iteration").text.split("/")[0])
+                if status == "stopped" and stopped_at < bound:
+                    break
             status = find(By.ID, "job-status").get_attribute("data-status")
-            if status in ("running", "queued"):
-                break
-            assert status == "done", find(By.ID, "job-error").text
+            assert status in ("done", "stopped"), find(By.ID, "job-error").text
             speed = float(find(By.ID, "stat-speed").text)
             bound = min(5000, max(bound * 4, int(15 / max(speed, 0.001))))
         assert len(images) >= 3, f"{len(images)} live images"
         assert len(iterations) >= 2 and iterations == sorted(iterations), iterations
-        assert find(By.ID, "stat-speed").text != "–" and find(By.ID, "stat-eta").text != "–"
-        assert browser.find_elements(By.CSS_SELECTOR, "#curve polyline")
-        shot = tmp_path / "studio.png"
-        assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
         if os.environ.get("STYLEGRAM_STUDIO_SCREENSHOT"):
             shutil.copy(shot, os.environ["STYLEGRAM_STUDIO_SCREENSHOT"])
-
-        # stop: the best image so far and its state are kept
-        find(By.ID, "stop").click()
-        wait_for(lambda: find(By.ID, "job-status").get_attribute("data-status") == "stopped", seconds=60,
-                 what="the job to stop")
-        stopped_at = int(find(By.ID, "stat-iteration").text.split("/")[0])
-        assert 1 <= stopped_at < bound and find(By.ID, "live").get_attribute("data-job") == job
+        assert stopped_at is not None and 1 <= stopped_at < bound, (stopped_at, bound)
+        assert find(By.ID, "live").get_attribute("data-job") == job
         assert "/image" in find(By.ID, "live").get_attribute("src")  # the kept best image
         assert find(By.ID, "resume").text == "Resume" and find(By.ID, "download").is_displayed()
 
@@ -155,6 +158,77 @@ def test_watch_stop_resume_gallery_rerun(tmp_path, browser, studio_engine_ready)
     finally:
         rc, out, err = server.stop(signal.SIGINT)
     assert rc == 0 and "Traceback" not in err, err
+
+
+def test_a_painted_stroke_goes_with_the_job_as_masks_and_comes_back_on_rerun(tmp_path, browser, studio_engine_ready):
+    """Two styles, one brush stroke in style 1's colour: the job's recipe has two masks at the photo's size,
+    style 1's white only along the stroke, style 2's all black (unpainted = no style); a gallery re-run
+    paints them back onto the canvas."""
+    from selenium.webdriver.common.by import By
+
+    started = time.monotonic()
+    server = StudioProcess(tmp_path / "studio")
+    try:
+        browser.get(server.url)
+        find = browser.find_element
+        wait_for(lambda: browser.find_elements(By.ID, "field-size"), seconds=30, what="the form")
+        for name, role in (("tubingen.jpg", "as-content"), ("starry_night.jpg", "as-style"),
+                           ("the_scream.jpg", "as-style")):  # the bundled examples
+            find(By.XPATH, f"//figure[figcaption[@title='{name}']]//button[contains(@class, '{role}')]").click()
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#mask-colours .mask-colour")) == 2
+        assert find(By.ID, "mask-state").get_attribute("data-painted") == "no"
+        _paint_stroke(browser)
+        _set(find(By.ID, "field-size"), "64")
+        _set(find(By.ID, "field-iterations"), "4")
+        find(By.ID, "start").click()
+        wait_for(lambda: find(By.ID, "job-status").get_attribute("data-status") in ("done", "failed"), seconds=60,
+                 what="the masked job")
+        assert find(By.ID, "job-status").get_attribute("data-status") == "done", find(By.ID, "job-error").text
+        job, masks = _job_and_masks(server)
+        assert [m.shape for m in masks] == [(768, 1024), (768, 1024)]  # tubingen.jpg's natural size
+        assert 0.002 < (masks[0] > 127).mean() < 0.3 and masks[1].max() == 0
+        shown = f"#gallery .result[data-name='{job['result']}']"
+        result = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, shown), seconds=30,
+                          what="the result in the gallery")[0]
+        recipe = json.loads(result.find_element(By.CSS_SELECTOR, "pre.recipe").get_attribute("textContent"))
+        assert len(recipe["masks"]) == 2
+        assert "painted masks" in result.find_element(By.CLASS_NAME, "recipe-summary").text
+
+        find(By.ID, "mask-clear").click()
+        assert find(By.ID, "mask-state").get_attribute("data-painted") == "no"
+        result.find_element(By.CLASS_NAME, "rerun").click()
+        wait_for(lambda: find(By.ID, "mask-state").get_attribute("data-painted") == "yes", seconds=30,
+                 what="the re-run's masks back on the canvas")
+        assert (time.monotonic() - started) < 60
+    finally:
+        rc, out, err = server.stop(signal.SIGINT)
+    assert rc == 0 and "Traceback" not in err, err
+
+
+def _paint_stroke(browser) -> None:
+    """One stroke with the brush (style 1's colour, chosen at first) across the middle of the photo."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    layers = browser.find_element(By.ID, "mask-layers")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", layers)
+    ActionChains(browser).move_to_element_with_offset(layers, -60, 0).click_and_hold() \
+        .move_by_offset(40, 10).move_by_offset(40, 10).release().perform()
+    wait_for(lambda: browser.find_element(By.ID, "mask-state").get_attribute("data-painted") == "yes", seconds=10,
+             what="the stroke")
+
+
+def _job_and_masks(server) -> tuple[dict, list]:
+    """The newest job and its masks as greyscale arrays, read through the studio's API."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    with server.client() as http_client:
+        job = http_client.get("/api/state").json()["jobs"][0]
+        return job, [np.asarray(Image.open(io.BytesIO(http_client.get(f"/api/masks/{ident}").content)).convert("L"))
+                     for ident in job["masks"]]
 
 
 def _watch(browser, seconds: float) -> tuple[list[str], list[int]]:

@@ -97,22 +97,44 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(case, tmp_path, frames,
     assert set(tmp_path.rglob("*")) == before  # no output, no work folder
 
 
+def _audio(path: Path) -> tuple[list[bytes], int]:
+    """The first audio stream's packet payloads, and how many samples it decodes to."""
+    import av
+
+    with av.open(str(path)) as container:
+        payloads = [bytes(packet) for packet in container.demux(audio=0) if packet.size]
+    with av.open(str(path)) as container:
+        return payloads, sum(frame.samples for frame in container.decode(audio=0))
+
+
 def test_audio_is_copied_and_the_rate_kept(tmp_path, frames, capsys):
     import av
 
     source = write_clip(frames[:3], tmp_path / "tone.mp4", fps=10, audio_hz=440)
-    output = tmp_path / "styled.mkv"
+    output = tmp_path / "styled.mp4"
     main(["video", str(source), str(STYLE), "-o", str(output), "--size", "64", "--iterations", "3"])
     assert "with audio" in capsys.readouterr().err
-    with av.open(str(output)) as container:
-        assert container.streams.audio[0].codec_context.name == "aac"  # copied, not re-encoded
-        sound = sum(frame.samples for frame in container.decode(audio=0))
+    assert _audio(output) == _audio(source)  # the same packets, byte for byte: copied, not re-encoded
     with av.open(str(output)) as container:
         assert container.streams.video[0].average_rate == 10
         assert sum(1 for _ in container.decode(video=0)) == 3
-    with av.open(str(source)) as container:
-        assert sound == sum(frame.samples for frame in container.decode(audio=0))
-    assert not (tmp_path / "styled.mkv.frames").exists()
+    assert not (tmp_path / "styled.mp4.frames").exists()
+
+
+def test_audio_copied_into_matroska_keeps_its_priming(tmp_path, frames):
+    """Matroska has no edit list to hide the AAC encoder's priming frame: the packets are copied as they
+    are, and a player plays the priming (1024 samples, 64 ms at this tone's 16 kHz) as well."""
+    from stylegram.video.encode import AudioSource, write_video
+
+    source = write_clip(frames[:3], tmp_path / "tone.mp4", fps=10, audio_hz=440)
+    pngs = []
+    for index, frame in enumerate(frames[:3]):
+        pngs.append(tmp_path / f"{index}.png")
+        Image.fromarray(frame).save(pngs[-1])
+    write_video(pngs, tmp_path / "styled.mkv", Fraction(10), AudioSource(source))
+    (copied, played), (packets, samples) = _audio(tmp_path / "styled.mkv"), _audio(source)
+    assert copied == packets
+    assert played == samples + 1024
 
 
 def test_every_reader_and_writer(tmp_path, frames):

@@ -73,7 +73,7 @@ ServerOpt = Annotated[Optional[str], typer.Option(
                      "http://HOST:PORT or grpc://HOST:PORT.")]
 ServerModelOpt = Annotated[str, typer.Option("--server-model", help="Model name on --server (its `serve --name`).")]
 
-# stylize knobs that `stylize` and `batch` both take
+# stylize knobs that `stylize`, `batch` and `video` take
 SizeOpt = Annotated[int, typer.Option("--size", help="Long edge of the output in pixels.")]
 IterationsOpt = Annotated[int, typer.Option(
     "--iterations", help="Upper bound of optimizer iterations at every scale (one forward+backward each).")]
@@ -97,3 +97,23 @@ MemoryOpt = Annotated[Optional[float], typer.Option(
     "--memory", help="GiB this run may use (default: what is available); larger images are optimized in tiles, "
                      "with the whole image's Grams.")]
 TileOpt = Annotated[Optional[int], typer.Option("--tile", help="Force tiles of this many px (multiple of 16).")]
+
+# stylize knobs that `stylize` and `video` both take
+IterationsPerScaleOpt = Annotated[Optional[str], typer.Option(
+    "--iterations-per-scale", help="Comma-separated iteration bounds per scale, coarsest first.")]
+LrOpt = Annotated[Optional[float], typer.Option(
+    "--lr", help="Learning rate (default 1.0 for lbfgs, 0.05 for adam).")]
+StyleLayerWeightsOpt = Annotated[Optional[str], typer.Option(
+    "--style-layer-weights", help="Comma-separated weight per style layer (default equal).")]
+StyleBlendOpt = Annotated[Optional[str], typer.Option(
+    "--style-blend", help="Comma-separated weight per style image (default equal).")]
+CoarseStyleOpt = Annotated[Optional[float], typer.Option(
+    "--coarse-style", show_default="auto", help="Weight of the coarsest scale's style during the finer scales, so a "
+    "large result keeps the coarse look (0: off; auto: 1 with 3 or more scales, else 0; docs/print-sizes.md).")]
+ColorsOpt = Annotated[str, typer.Option(
+    "--colors", help="Colour control: keep (the style's colours), luminance (transfer luminance only; keep the "
+    "content's colours), or match (recolour the style image to the content's colour mean and covariance, "
+    "x' = A(x - mu_S) + mu_C with A from the Cholesky factors of the covariances; docs/masks.md).")]
+OriginalColorsOpt = Annotated[bool, typer.Option("--original-colors", help="The same as --colors luminance.")]
+MaxPixelsOpt = Annotated[Optional[int], typer.Option(
+    "--max-pixels", help="Allow outputs up to this many pixels, whole, instead of planning by memory.")]

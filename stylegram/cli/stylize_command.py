@@ -22,13 +22,19 @@ from ..settings import StylizeSettings
 from .options import (
     DEFAULTS,
     CacheOpt,
+    CoarseStyleOpt,
+    ColorsOpt,
     ContentLayersOpt,
     ContentWeightOpt,
     DeviceOpt,
     IterationsOpt,
+    IterationsPerScaleOpt,
+    LrOpt,
+    MaxPixelsOpt,
     MemoryOpt,
     ModelOpt,
     OptimizerOpt,
+    OriginalColorsOpt,
     PoolOpt,
     PrecisionOpt,
     QuietOpt,
@@ -37,7 +43,9 @@ from .options import (
     ServerModelOpt,
     ServerOpt,
     SizeOpt,
+    StyleBlendOpt,
     StyleLayersOpt,
+    StyleLayerWeightsOpt,
     StyleScaleOpt,
     StyleWeightOpt,
     TargetsOpt,
@@ -61,13 +69,11 @@ def stylize(
     size: SizeOpt = DEFAULTS.size,
     iterations: IterationsOpt = DEFAULTS.iterations,
     scales: ScalesOpt = DEFAULTS.scales,
-    iterations_per_scale: Annotated[Optional[str], typer.Option(
-        help="Comma-separated iteration bounds per scale, coarsest first.")] = None,
+    iterations_per_scale: IterationsPerScaleOpt = None,
     tol: TolOpt = DEFAULTS.tol,
     time_limit: TimeLimitOpt = DEFAULTS.time_limit,
     optimizer: OptimizerOpt = DEFAULTS.optimizer,
-    lr: Annotated[Optional[float], typer.Option(
-        help="Learning rate (default 1.0 for lbfgs, 0.05 for adam).")] = DEFAULTS.lr,
+    lr: LrOpt = DEFAULTS.lr,
     init: Annotated[str, typer.Option(help="Start image: content, noise, or an image path.")] = DEFAULTS.init,
     seed: SeedOpt = DEFAULTS.seed,
     content_weight: ContentWeightOpt = DEFAULTS.content_weight,
@@ -75,24 +81,13 @@ def stylize(
     tv_weight: TvWeightOpt = DEFAULTS.tv_weight,
     content_layers: ContentLayersOpt = ",".join(DEFAULTS.content_layers),
     style_layers: StyleLayersOpt = ",".join(DEFAULTS.style_layers),
-    style_layer_weights: Annotated[Optional[str], typer.Option(
-        help="Comma-separated weight per style layer (default equal).")] = None,
+    style_layer_weights: StyleLayerWeightsOpt = None,
     pool: PoolOpt = DEFAULTS.pool,
-    style_blend: Annotated[Optional[str], typer.Option(
-        help="Comma-separated weight per style image (default equal).")] = None,
+    style_blend: StyleBlendOpt = None,
     style_scale: StyleScaleOpt = DEFAULTS.style_scale,
-    coarse_style: Annotated[Optional[float], typer.Option(
-        "--coarse-style", show_default="auto", help="Weight of the coarsest scale's style during the finer "
-        "scales, so a large result keeps the coarse look (0: off; auto: 1 with 3 or more scales, else 0; "
-        "docs/print-sizes.md).")]
-    = DEFAULTS.coarse_style,
-    colors: Annotated[str, typer.Option(
-        "--colors", help="Colour control: keep (the style's colours), luminance (transfer luminance only; keep the "
-        "content's colours), or match (recolour the style image to the content's colour mean and covariance, "
-        "x' = A(x - mu_S) + mu_C with A from the Cholesky factors of the covariances; docs/masks.md).")]
-    = DEFAULTS.colors,
-    original_colors: Annotated[bool, typer.Option(
-        "--original-colors", help="The same as --colors luminance.")] = DEFAULTS.original_colors,
+    coarse_style: CoarseStyleOpt = DEFAULTS.coarse_style,
+    colors: ColorsOpt = DEFAULTS.colors,
+    original_colors: OriginalColorsOpt = DEFAULTS.original_colors,
     masks: Annotated[Optional[str], typer.Option(
         "--masks", help="Comma-separated content masks, one greyscale image per style image: white = this style "
         "here, grey = partly, black everywhere = no style (docs/masks.md).")] = None,
@@ -113,8 +108,7 @@ def stylize(
     server_model: ServerModelOpt = DEFAULTS.server_model,
     cache: CacheOpt = DEFAULTS.cache,
     model: ModelOpt = None,
-    max_pixels: Annotated[Optional[int], typer.Option(
-        help="Allow outputs up to this many pixels, whole, instead of planning by memory.")] = None,
+    max_pixels: MaxPixelsOpt = None,
     memory: MemoryOpt = None,
     tile: TileOpt = None,
     quiet: QuietOpt = False,

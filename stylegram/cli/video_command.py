@@ -19,13 +19,19 @@ from ..video.settings import DEFAULT_TEMPORAL_WEIGHT
 from .options import (
     DEFAULTS,
     CacheOpt,
+    CoarseStyleOpt,
+    ColorsOpt,
     ContentLayersOpt,
     ContentWeightOpt,
     DeviceOpt,
     IterationsOpt,
+    IterationsPerScaleOpt,
+    LrOpt,
+    MaxPixelsOpt,
     MemoryOpt,
     ModelOpt,
     OptimizerOpt,
+    OriginalColorsOpt,
     PoolOpt,
     PrecisionOpt,
     QuietOpt,
@@ -34,7 +40,9 @@ from .options import (
     ServerModelOpt,
     ServerOpt,
     SizeOpt,
+    StyleBlendOpt,
     StyleLayersOpt,
+    StyleLayerWeightsOpt,
     StyleScaleOpt,
     StyleWeightOpt,
     TargetsOpt,
@@ -48,23 +56,6 @@ from .options import (
     whole_numbers,
 )
 from .stop_signals import StopRequests
-
-# stylize options that stylize_command.py still defines inline (same flags, defaults and help)
-IterationsPerScaleOpt = Annotated[Optional[str], typer.Option(
-    "--iterations-per-scale", help="Comma-separated iteration bounds per scale, coarsest first.")]
-LrOpt = Annotated[Optional[float], typer.Option(
-    "--lr", help="Learning rate (default 1.0 for lbfgs, 0.05 for adam).")]
-StyleLayerWeightsOpt = Annotated[Optional[str], typer.Option(
-    "--style-layer-weights", help="Comma-separated weight per style layer (default equal).")]
-StyleBlendOpt = Annotated[Optional[str], typer.Option(
-    "--style-blend", help="Comma-separated weight per style image (default equal).")]
-CoarseStyleOpt = Annotated[Optional[float], typer.Option(
-    "--coarse-style", show_default="auto", help="Weight of the coarsest scale's style during the finer scales "
-    "(0: off; auto: 1 with 3 or more scales, else 0; docs/print-sizes.md).")]
-OriginalColorsOpt = Annotated[bool, typer.Option(
-    "--original-colors", help="Transfer luminance only; keep the content's colours.")]
-MaxPixelsOpt = Annotated[Optional[int], typer.Option(
-    "--max-pixels", help="Allow outputs up to this many pixels, whole, instead of planning by memory.")]
 
 
 def video(
@@ -111,6 +102,7 @@ def video(
     style_blend: StyleBlendOpt = None,
     style_scale: StyleScaleOpt = DEFAULTS.style_scale,
     coarse_style: CoarseStyleOpt = DEFAULTS.coarse_style,
+    colors: ColorsOpt = DEFAULTS.colors,
     original_colors: OriginalColorsOpt = DEFAULTS.original_colors,
     weights: WeightsOpt = DEFAULTS.weights,
     device: DeviceOpt = DEFAULTS.device,
@@ -140,7 +132,7 @@ def video(
         style_layers=split_list(style_layers, "--style-layers"),
         style_layer_weights=numbers(style_layer_weights, "--style-layer-weights"),
         style_blend=numbers(style_blend, "--style-blend"), style_scale=style_scale, coarse_style=coarse_style,
-        pool=pool, original_colors=original_colors, weights=weights, device=device, precision=precision,
+        pool=pool, colors=colors, original_colors=original_colors, weights=weights, device=device, precision=precision,
         targets=targets, cache=cache, model=str(model) if model else None, max_pixels=max_pixels, server=server,
         memory=memory, server_model=server_model, tile=tile)
     settings = video_settings(first, later_iterations=later_iterations, flow=flow, temporal_weight=temporal_weight)

@@ -1,7 +1,7 @@
 """The studio's HTTP side: the page, a JSON API, and Server-Sent Events for live progress.
 
 Every route answers errors as ``{"error": "one line"}`` with no traceback or path; any path that is not
-a route below is a 404 (the page and its two files are served from a fixed table, never from a path
+a route below is a 404 (the page and its files are served from a fixed table, never from a path
 built from the request). ``security.Guard`` checks every request first.
 """
 
@@ -26,8 +26,9 @@ from .jobs import Studio
 from .library import UploadRefused, one_line
 from .security import Guard
 
-STATIC = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
-JSON_LIMIT = 256 << 10  # bytes of a JSON request body
+STATIC = {"app.js": "text/javascript; charset=utf-8", "brush.js": "text/javascript; charset=utf-8",
+          "style.css": "text/css; charset=utf-8"}
+JSON_LIMIT = 256 << 10  # bytes of a JSON request body (a job's painted masks may add one upload's worth)
 TICK = 0.1  # s between looks at the studio's state, per event stream
 KEEPALIVE = 15.0  # s between comments on a quiet event stream
 NO_STORE = {"Cache-Control": "no-store"}
@@ -95,6 +96,10 @@ def create_app(studio: Studio, *, token: str | None = None) -> FastAPI:
     async def image(ident: str):
         return _file(studio.picture_file(ident))
 
+    @app.get("/api/masks/{ident}")
+    async def mask(ident: str):
+        return _file(studio.masks.path(ident))
+
     @app.post("/api/uploads", status_code=201)
     async def upload(request: Request):
         library = studio.library
@@ -119,8 +124,9 @@ def create_app(studio: Studio, *, token: str | None = None) -> FastAPI:
 
     @app.post("/api/jobs", status_code=201)
     async def submit(request: Request):
-        body = await _json(request)
-        job = await run_in_threadpool(studio.submit, body.get("content"), body.get("styles"), body.get("settings"))
+        body = await _json(request, JSON_LIMIT + _base64_length(studio.library.max_bytes))
+        job = await run_in_threadpool(studio.submit_painted, body.get("content"), body.get("styles"),
+                                      body.get("settings"), body.get("masks"))
         return _job(job.id)
 
     @app.post("/api/jobs/{job_id}/stop")
@@ -195,19 +201,26 @@ async def _events(studio: Studio):
         await asyncio.sleep(TICK)
 
 
-async def _json(request: Request) -> dict:
-    body = b""
+async def _json(request: Request, limit: int = JSON_LIMIT) -> dict:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise InputError(f"the request is over the studio's limit of {limit} bytes")
+    body = bytearray()
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > JSON_LIMIT:
-            raise InputError("the request is too large")
+        body.extend(chunk)
+        if len(body) > limit:
+            raise InputError(f"the request is over the studio's limit of {limit} bytes")
     try:
-        value = json.loads(body or b"{}")
+        value = json.loads(bytes(body) or b"{}")
     except ValueError:
         raise InputError("expected a JSON body") from None
     if not isinstance(value, dict):
         raise InputError("expected a JSON object")
     return value
+
+
+def _base64_length(size: int) -> int:
+    return (size + 2) // 3 * 4
 
 
 def _file(path, download: str | None = None):

@@ -2,7 +2,8 @@
 
 The form shows a few knobs (``FORM``); a job may carry any setting in ``ALLOWED`` (a recipe re-run
 brings them all back). Settings that name files, servers or machines (``weights``, ``model``, ``init``
-as a path, ``server``, ``device``, ...) never come from a client: the studio's own configuration sets them.
+as a path, ``masks``, ``server``, ``device``, ...) never come from a client: the studio's own configuration
+sets them, and a job's painted masks travel beside its settings (``mask_store.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ ALLOWED = frozenset({
     "content_weight", "style_weight", "tv_weight", "content_layers", "style_layers", "style_layer_weights",
     "style_blend", "style_scale", "coarse_style", "pool", "original_colors", "colors", "guide", "precision",
 } & set(_HINTS))
-FILES = ("masks", "style_masks")  # settings naming files the studio cannot take yet (painting masks: issue 23)
+# settings naming files that the studio does not take (masks come painted, with the job: mask_store.py)
+FILES = ("style_masks",)
 LABELS = {"size": "Size (px, long edge)", "iterations": "Iterations (per scale)", "style_weight": "Style weight",
           "style_scale": "Style scale", "original_colors": "Keep the photo's colours", "precision": "Precision"}
 

@@ -103,42 +103,21 @@ class Library:
     # --- uploads -------------------------------------------------------------------------------------------
     def incoming(self) -> Path:
         """A fresh temporary file for an upload being received (the caller removes it)."""
-        import tempfile
-
-        folder = self.uploads / ".incoming"
-        folder.mkdir(exist_ok=True)
-        handle = tempfile.NamedTemporaryFile(dir=folder, prefix="up-", suffix=".part", delete=False)
-        handle.close()
-        return Path(handle.name)
+        return incoming_file(self.uploads)
 
     def accept(self, received: Path, label: str) -> Picture:
         """Check a received file with the CLI's readers and keep it under a generated name (or find the
         identical upload kept before). Raises ``UploadRefused`` with a one-line message, never a path."""
         label = clean_label(label)
-        size = received.stat().st_size
-        if size == 0:
-            raise UploadRefused(400, f"{label}: empty file")
-        if size > self.max_bytes:
-            raise UploadRefused(413, f"{label}: {size} bytes is over the studio's limit of {self.max_bytes} bytes")
-        declared = _declared_pixels(received)
-        if declared is not None and declared > self.max_pixels:
-            raise UploadRefused(413, f"{label}: {declared} px is over the studio's limit of {self.max_pixels} px")
-        try:
-            width, height = image_size(received, "upload")
-            if width * height > self.max_pixels:
-                raise UploadRefused(413, f"{label}: {width * height} px is over the studio's limit of "
-                                         f"{self.max_pixels} px")
-            load_image(received, size=scaled_size(width, height, min(CHECK_EDGE, max(width, height))),
-                       min_side=self.min_side, what="upload")
-        except ImageError as exc:
-            raise UploadRefused(400, one_line(str(exc).replace(f"upload {received}", label))) from None
+        width, height = check_image_file(received, label, max_bytes=self.max_bytes, max_pixels=self.max_pixels,
+                                         min_side=self.min_side)
         digest = sha256_file(received)
         ident = f"u{digest[:24]}"
         with self._lock:
             known = self._pictures.get(ident)
             if known is not None:
                 return known
-            target = self.uploads / f"{ident}{_suffix_of(received)}"
+            target = self.uploads / f"{ident}{suffix_of(received)}"
             received.replace(target)
             picture = Picture(ident, label, "upload", target, width, height, digest)
             self._pictures[ident] = picture
@@ -172,6 +151,29 @@ class Library:
             tmp.write_text(json.dumps(entries, indent=1, sort_keys=True))
 
 
+def check_image_file(received: Path, label: str, *, max_bytes: int, max_pixels: int, min_side: int) -> tuple[int, int]:
+    """(width, height) of a received file once the studio's limits and the CLI's readers accept it (the byte
+    limit, the pixel limit read from the header before decoding, then a whole decode with Pillow's
+    decompression-bomb limit on). Raises ``UploadRefused`` with a one-line message naming ``label``."""
+    size = received.stat().st_size
+    if size == 0:
+        raise UploadRefused(400, f"{label}: empty file")
+    if size > max_bytes:
+        raise UploadRefused(413, f"{label}: {size} bytes is over the studio's limit of {max_bytes} bytes")
+    declared = _declared_pixels(received)
+    if declared is not None and declared > max_pixels:
+        raise UploadRefused(413, f"{label}: {declared} px is over the studio's limit of {max_pixels} px")
+    try:
+        width, height = image_size(received, "upload")
+        if width * height > max_pixels:
+            raise UploadRefused(413, f"{label}: {width * height} px is over the studio's limit of {max_pixels} px")
+        load_image(received, size=scaled_size(width, height, min(CHECK_EDGE, max(width, height))),
+                   min_side=min_side, what="upload")
+    except ImageError as exc:
+        raise UploadRefused(400, one_line(str(exc).replace(f"upload {received}", label))) from None
+    return width, height
+
+
 def _declared_pixels(path: Path) -> int | None:
     """Width x height from the file's header, without decoding (None if Pillow cannot say: the reader will)."""
     from PIL import Image
@@ -183,7 +185,8 @@ def _declared_pixels(path: Path) -> int | None:
         return None
 
 
-def _suffix_of(path: Path) -> str:
+def suffix_of(path: Path) -> str:
+    """The file name suffix of the image format Pillow finds in ``path`` (``.img`` when it finds none)."""
     from PIL import Image
 
     try:
@@ -191,6 +194,17 @@ def _suffix_of(path: Path) -> str:
             return FORMAT_SUFFIX.get(image.format or "", ".img")
     except Exception:
         return ".img"
+
+
+def incoming_file(folder: Path) -> Path:
+    """A fresh temporary file in ``folder/.incoming`` for a file being received (the caller removes it)."""
+    import tempfile
+
+    incoming = folder / ".incoming"
+    incoming.mkdir(exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(dir=incoming, prefix="up-", suffix=".part", delete=False)
+    handle.close()
+    return Path(handle.name)
 
 
 def _read_json(path: Path) -> dict:

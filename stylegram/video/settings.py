@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from ..errors import InputError
 from ..settings import StylizeSettings
 
-DEFAULT_TEMPORAL_WEIGHT = 100.0
+DEFAULT_TEMPORAL_WEIGHT = 30.0  # 128 px: flicker 0.22x of frame by frame; 10: 0.35x, 100: 0.12x (docs/video.md)
 LATER_FRACTION = 0.25  # of --iterations, for a frame that starts from the warped previous one
 
 

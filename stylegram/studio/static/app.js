@@ -101,6 +101,8 @@ function renderLibrary() {
     (page.content ? `Photo: ${label(page.content)}` : "Choose a photo") +
     " · " +
     (page.styles.length ? `Style: ${page.styles.map(label).join(" + ")}` : "choose a style");
+  const photo = page.pictures.find((p) => p.id === page.content) || null;
+  brushSetImages(photo, page.styles, page.styles.map(label), photo ? withToken(`/api/images/${photo.id}`) : "");
 }
 
 async function upload(files) {
@@ -172,10 +174,12 @@ async function start(event) {
   event.preventDefault();
   $("form-error").textContent = "";
   try {
+    const masks = await brushMasks(); // null when nothing is painted
     const job = await api("POST", "/api/jobs", {
       content: page.content,
       styles: page.styles,
       settings: { ...(page.base || {}), ...formValues() },
+      ...(masks ? { masks } : {}),
     });
     page.selected = job.id;
   } catch (error) {
@@ -326,7 +330,7 @@ async function loadGallery() {
         element("img", { src: withToken(`/api/results/${encodeURIComponent(entry.name)}`), alt: entry.name, loading: "lazy" }),
         element("h4", {}, entry.name),
         element("p", { class: "inputs" }, `${entry.content} ← ${entry.styles.join(" + ")}`),
-        element("p", { class: "recipe-summary" }, summary(entry.settings)),
+        element("p", { class: "recipe-summary" }, summary(entry.settings) + (entry.masks ? " · painted masks" : "")),
         element("details", {}, element("summary", {}, "recipe"), element("pre", { class: "recipe" }, JSON.stringify(entry.recipe, null, 1))),
         element(
           "div",
@@ -356,6 +360,8 @@ async function rerun(entry) {
     const job = await api("POST", "/api/rerun", { name: entry.name });
     page.selected = job.id;
     useRecipe(entry, job);
+    if (job.masks) await brushRestore(job.masks.map((id) => withToken(`/api/masks/${id}`)));
+    else brushClear();
   } catch (error) {
     $("job-error").textContent = error.message;
   }
@@ -391,6 +397,7 @@ async function main() {
     return;
   }
   buildForm();
+  startBrush();
   $("form").addEventListener("submit", start);
   $("file").addEventListener("change", (event) => {
     upload([...event.target.files]);
